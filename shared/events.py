@@ -1,0 +1,122 @@
+"""Events exchanged over the streams named in :mod:`shared.streams`.
+
+Every event carries ``schema_version``; a consumer refuses (dead-letters) a
+version it does not know instead of guessing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FullContent(StrEnum):
+    """When the parser fetches an entry's page for its full text."""
+
+    AUTO = "auto"  # only when the entry carries no substantial content
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", ser_json_bytes="base64", val_json_bytes="base64", frozen=True
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id)
+
+
+class FeedFetched(_Event):
+    """poller -> parser: a feed document that changed since the last poll."""
+
+    feed_id: str
+    feed_url: str
+    final_url: str = Field(description="URL after redirects; base for relative links.")
+    fetched_at: datetime
+    content_type: str | None = None
+    body: bytes
+    full_content: FullContent = FullContent.AUTO
+
+
+class Enclosure(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+class Article(BaseModel):
+    """The canonical article, whatever feed format it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str = Field(description="Stable id derived from the canonical URL (or GUID).")
+    feed_id: str
+    feed_url: str
+    url: str | None = Field(description="Canonical URL of the article page.")
+    guid: str | None = None
+    title: str = ""
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    published_at: datetime | None = Field(
+        default=None, description="UTC; None when the feed gave no usable date."
+    )
+    updated_at: datetime | None = None
+    date_source: Literal["published", "updated", "page", "missing"] = "missing"
+    language: str | None = None
+    summary: str = Field(default="", description="Plain-text summary from the feed.")
+    content_html: str = Field(default="", description="Sanitised HTML.")
+    text: str = Field(default="", description="Clean main text for indexing.")
+    enclosures: list[Enclosure] = Field(default_factory=list)
+    source_format: str = ""
+    fetched_at: datetime
+    content_source: Literal["feed", "page"] = "feed"
+
+
+class ArticleParsed(_Event):
+    """parser -> deduplicator: one entry of a feed, normalised."""
+
+    article: Article
+
+
+class UniqueKind(StrEnum):
+    NEW = "new"  # first time this story is seen
+    UPDATE = "update"  # same article, changed content: replace the indexed text
+    DUPLICATE = "duplicate"  # another source of an already indexed story
+
+
+class ArticleUnique(_Event):
+    """deduplicator -> indexer."""
+
+    kind: UniqueKind
+    article: Article
+    cluster_id: str = Field(description="article_id of the story's canonical article.")
+    duplicate_reason: Literal["url", "guid", "content", "near"] | None = None
+
+
+class DeadLetter(BaseModel):
+    """What a dead-letter stream entry holds besides the original payload."""
+
+    stage: str
+    stream: str
+    entry_id: str
+    error: str
+    deliveries: int
+    failed_at: datetime = Field(default_factory=utcnow)
+    payload: str = Field(description="The original entry's data field, as text.")

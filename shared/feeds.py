@@ -1,0 +1,310 @@
+"""The feed registry in Redis: per-feed settings and health, and the schedule.
+
+Layout (names in :mod:`shared.streams`):
+
+* ``feedpipe:feed:<id>`` hash: settings and state of one feed (fields of :class:`Feed`);
+* ``feedpipe:feeds`` set of ids; ``feedpipe:feed-by-url`` hash url -> id;
+* ``feedpipe:schedule`` zset id -> next poll time. Claiming a due feed moves its
+  score forward by the lease, atomically (Lua), so no two pollers take the same
+  feed and a crashed poller's feeds come due again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import xxhash
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from shared import streams
+from shared.events import FullContent
+
+
+class FeedStatus(StrEnum):
+    NEW = "new"  # never polled
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    HTTP_ERROR = "http_error"
+    NETWORK_ERROR = "network_error"
+    TOO_LARGE = "too_large"
+    NOT_A_FEED = "not_a_feed"
+    REFUSED = "refused"  # SSRF guard
+    PARSE_ERROR = "parse_error"
+    GONE = "gone"  # HTTP 410: disabled
+
+
+HEALTHY = {FeedStatus.NEW, FeedStatus.OK, FeedStatus.NOT_MODIFIED}
+
+
+def feed_id_for(url: str) -> str:
+    """Stable id from the URL a feed was registered with (kept across redirects)."""
+    return xxhash.xxh64_hexdigest(url.strip().encode())
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+class Feed(BaseModel):
+    feed_id: str
+    url: str
+    title: str | None = None
+    category: str | None = Field(default=None, description="OPML outline path, '/'-joined.")
+    site_url: str | None = None
+    interval: float | None = Field(default=None, description="Fixed interval (s); None adapts.")
+    full_content: FullContent = FullContent.AUTO
+    enabled: bool = True
+    added_at: float = 0.0
+    # state
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: FeedStatus = FeedStatus.NEW
+    http_status: int | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    last_polled_at: float | None = None
+    next_poll_at: float | None = None
+    last_ok_at: float | None = None
+    publish_rate: float | None = Field(default=None, description="Observed entries per day.")
+    last_entry_count: int | None = None
+    suggested_feed: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_error is None and self.last_status in HEALTHY
+
+    def public(self) -> dict[str, Any]:
+        """The contract of ``feedpipe feeds list --json`` and ``GET /feeds``."""
+        return {
+            "id": self.feed_id,
+            "url": self.url,
+            "title": self.title,
+            "category": self.category,
+            "enabled": self.enabled,
+            "full_content": self.full_content.value,
+            "interval": self.interval,
+            "last_status": self.last_status.value,
+            "http_status": self.http_status,
+            "last_error": self.last_error,
+            "error_count": self.error_count,
+            "last_polled_at": _iso(self.last_polled_at),
+            "next_poll_at": _iso(self.next_poll_at),
+            "publish_rate_per_day": self.publish_rate,
+            "suggested_feed": self.suggested_feed,
+        }
+
+
+def _iso(value: float | None) -> str | None:
+    ts = _ts(value)
+    return ts.isoformat().replace("+00:00", "Z") if ts else None
+
+
+def _encode(values: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        elif isinstance(value, StrEnum):
+            out[key] = value.value
+        else:
+            out[key] = str(value)
+    return out
+
+
+_NULLABLE = {name for name, f in Feed.model_fields.items() if not f.is_required() and f.default is None}
+
+
+def _decode(raw: dict[bytes, bytes]) -> Feed:
+    data: dict[str, Any] = {}
+    for k, v in raw.items():
+        key, value = k.decode(), v.decode()
+        if value == "" and key in _NULLABLE:
+            data[key] = None
+        elif key == "enabled":
+            data[key] = value == "1"
+        else:
+            data[key] = value
+    return Feed.model_validate(data)
+
+
+# Claim up to ARGV[2] feeds due at ARGV[1] by pushing their score to ARGV[3]
+# (now + lease). ZRANGEBYSCORE + ZADD inside one script is atomic, so two
+# pollers never receive the same feed.
+_CLAIM_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[3], id)
+end
+return due
+"""
+
+# Reschedule only if the caller still holds the lease (score == ARGV[2]); a
+# poller whose lease expired and was re-claimed must not overwrite the new one.
+_RELEASE_LUA = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+class FeedRegistry:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._claim = redis.register_script(_CLAIM_LUA)
+        self._release = redis.register_script(_RELEASE_LUA)
+
+    async def add(
+        self,
+        url: str,
+        *,
+        interval: float | None = None,
+        full_content: FullContent = FullContent.AUTO,
+        title: str | None = None,
+        category: str | None = None,
+        site_url: str | None = None,
+        now: float | None = None,
+    ) -> tuple[Feed, bool]:
+        """Register ``url``; returns (feed, created). Adding a known URL updates
+        its settings only where a value is given."""
+        url = url.strip()
+        existing = await self.redis.hget(streams.FEED_BY_URL, url)
+        if existing:
+            feed_id = existing.decode()
+            updates = {
+                k: v
+                for k, v in {
+                    "interval": interval,
+                    "title": title,
+                    "category": category,
+                    "site_url": site_url,
+                }.items()
+                if v is not None
+            }
+            if full_content is not FullContent.AUTO:
+                updates["full_content"] = full_content
+            if updates:
+                await self.redis.hset(streams.feed_key(feed_id), mapping=_encode(updates))  # type: ignore[arg-type]
+            feed = await self.get(feed_id)
+            assert feed is not None
+            return feed, False
+        now = time.time() if now is None else now
+        feed = Feed(
+            feed_id=feed_id_for(url),
+            url=url,
+            title=title,
+            category=category,
+            site_url=site_url,
+            interval=interval,
+            full_content=full_content,
+            added_at=now,
+            next_poll_at=now,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(streams.feed_key(feed.feed_id), mapping=_encode(feed.model_dump()))  # type: ignore[arg-type]
+        pipe.sadd(streams.FEEDS_ALL, feed.feed_id)
+        pipe.hset(streams.FEED_BY_URL, url, feed.feed_id)
+        pipe.zadd(streams.SCHEDULE, {feed.feed_id: now})
+        await pipe.execute()
+        return feed, True
+
+    async def resolve(self, ref: str) -> str | None:
+        """A feed id from an id or a URL."""
+        if await self.redis.sismember(streams.FEEDS_ALL, ref):
+            return ref
+        found = await self.redis.hget(streams.FEED_BY_URL, ref.strip())
+        return found.decode() if found else None
+
+    async def remove(self, ref: str) -> bool:
+        feed_id = await self.resolve(ref)
+        if feed_id is None:
+            return False
+        feed = await self.get(feed_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(streams.feed_key(feed_id))
+        pipe.srem(streams.FEEDS_ALL, feed_id)
+        pipe.zrem(streams.SCHEDULE, feed_id)
+        if feed is not None:
+            pipe.hdel(streams.FEED_BY_URL, feed.url)
+        await pipe.execute()
+        return True
+
+    async def get(self, feed_id: str) -> Feed | None:
+        raw = await self.redis.hgetall(streams.feed_key(feed_id))
+        return _decode(raw) if raw else None
+
+    async def get_many(self, feed_ids: Sequence[str]) -> list[Feed]:
+        if not feed_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for feed_id in feed_ids:
+            pipe.hgetall(streams.feed_key(feed_id))
+        return [_decode(raw) for raw in await pipe.execute() if raw]
+
+    async def ids(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(streams.FEEDS_ALL))
+
+    async def list(self) -> list[Feed]:
+        feeds = await self.get_many(await self.ids())
+        return sorted(feeds, key=lambda f: (f.category or "", f.title or "", f.url))
+
+    async def update(self, feed_id: str, **fields: Any) -> None:
+        """Write state fields of a feed that still exists."""
+        key = streams.feed_key(feed_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.exists(key)
+        pipe.hset(key, mapping=_encode(fields))  # type: ignore[arg-type]
+        exists, _ = await pipe.execute()
+        if not exists:  # removed meanwhile: do not resurrect a partial hash
+            await self.redis.delete(key)
+
+    async def set_enabled(self, feed_id: str, enabled: bool, *, now: float | None = None) -> None:
+        await self.update(feed_id, enabled=enabled)
+        if enabled:
+            await self.redis.zadd(streams.SCHEDULE, {feed_id: time.time() if now is None else now})
+        else:
+            await self.redis.zrem(streams.SCHEDULE, feed_id)
+
+    async def change_url(self, feed_id: str, old_url: str, new_url: str) -> None:
+        """A permanent redirect moved the feed: keep its id, follow the new URL."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(streams.FEED_BY_URL, old_url)
+        pipe.hset(streams.FEED_BY_URL, new_url, feed_id)
+        pipe.hset(streams.feed_key(feed_id), "url", new_url)
+        await pipe.execute()
+
+    # --- schedule ------------------------------------------------------------
+    async def claim_due(self, *, now: float, limit: int, lease: float) -> list[tuple[str, float]]:
+        """Atomically take up to ``limit`` due feeds; returns (feed_id, lease_until)."""
+        until = now + lease
+        due = await self._claim(keys=[streams.SCHEDULE], args=[now, limit, until])
+        return [(d.decode(), until) for d in due]
+
+    async def reschedule(self, feed_id: str, *, lease_until: float, next_poll_at: float) -> bool:
+        """Set the next poll time if our lease is still ours."""
+        done = await self._release(
+            keys=[streams.SCHEDULE], args=[feed_id, lease_until, next_poll_at]
+        )
+        return bool(done)
+
+    async def oldest_due(self, now: float) -> float | None:
+        """Seconds the most overdue feed is late (None when nothing is due)."""
+        first = await self.redis.zrangebyscore(streams.SCHEDULE, "-inf", now, start=0, num=1,
+                                               withscores=True)
+        return now - float(first[0][1]) if first else None
+
+    async def poll_now(self, feed_ids: Iterable[str], *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        mapping = {feed_id: now for feed_id in feed_ids}
+        if mapping:
+            await self.redis.zadd(streams.SCHEDULE, mapping)  # type: ignore[arg-type]

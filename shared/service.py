@@ -1,0 +1,255 @@
+"""Wiring shared by every service: broker, subscribers, health and metrics routes.
+
+A service builds a :class:`ServiceRuntime`, registers its stream stage (if it
+consumes one) and background loops, then calls :meth:`ServiceRuntime.run`,
+which serves ``/metrics``, ``/healthz``, ``/readyz`` and ``/asyncapi`` with
+uvicorn on the service's port and stops cleanly on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.middlewares import AckPolicy
+from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis.prometheus import RedisPrometheusMiddleware
+from prometheus_client import REGISTRY, make_asgi_app
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared import metrics, streams
+from shared.logging import configure_logging, get_logger
+from shared.redisconn import make_redis, redis_url
+from shared.settings import Settings, get_settings
+from shared.stage import StreamStage, sleep_or_stop, trim_stream
+
+log = get_logger(__name__)
+
+MONITOR_EVERY_S = 5.0
+HEARTBEAT_TTL_S = 30
+
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(self, service: str, settings: Settings | None = None) -> None:
+        self.service = service
+        self.settings = settings or get_settings()
+        configure_logging(
+            service=service, level=self.settings.log_level, json=self.settings.log_json
+        )
+        self.consumer = self.settings.consumer_for(service)
+        self.broker = RedisBroker(
+            redis_url(self.settings),
+            middlewares=[RedisPrometheusMiddleware(registry=REGISTRY)],
+            graceful_timeout=20.0,
+        )
+        self.redis: Redis = make_redis(self.settings)
+        self.stop_event = asyncio.Event()
+        self._loops: list[Loop] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready_checks: list[Callable[[], Awaitable[bool]]] = [self._redis_ready]
+        self._stage: StreamStage[Any] | None = None
+        self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
+
+    # --- composition -------------------------------------------------------
+    def add_loop(self, loop: Loop) -> None:
+        """A background coroutine run until shutdown; it gets the stop event."""
+        self._loops.append(loop)
+
+    def add_ready_check(self, check: Callable[[], Awaitable[bool]]) -> None:
+        self._ready_checks.append(check)
+
+    def on_shutdown(self, func: Callable[[], Awaitable[None]]) -> None:
+        self._on_shutdown.append(func)
+
+    def consume(self, stage: StreamStage[Any], *, event_model: type[BaseModel]) -> None:
+        """Subscribe ``stage`` to its input stream: one reader of new entries and
+        one XAUTOCLAIM reader that takes over entries idle in dead consumers."""
+        self._stage = stage
+        s = self.settings
+        fresh = StreamSub(
+            stage.stream,
+            group=stage.group,
+            consumer=self.consumer,
+            batch=True,
+            max_records=s.batch_size,
+            polling_interval=s.batch_timeout_ms,
+        )
+        reclaim = StreamSub(
+            stage.stream,
+            group=stage.group,
+            consumer=self.consumer,
+            batch=True,
+            max_records=1,
+            polling_interval=max(s.reclaim_idle_ms // 4, 100),
+            min_idle_time=s.reclaim_idle_ms,
+        )
+
+        # Bodies are decoded by StreamStage, not by FastStream, so that a bad
+        # entry is dead-lettered on its own; the typed title is for AsyncAPI.
+        @self.broker.subscriber(
+            stream=fresh,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.service}:{stage.stream}",
+            description=f"{event_model.__name__} events consumed by the {self.service}.",
+        )
+        async def consume_new(body: Any, msg: RedisStreamMessage) -> None:
+            raw = msg.raw_message
+            await stage.handle_entries(raw["message_ids"], raw["data"], reclaimed=False)
+
+        @self.broker.subscriber(
+            stream=reclaim,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.service}:{stage.stream}:reclaim",
+            include_in_schema=False,
+        )
+        async def consume_reclaimed(body: Any, msg: RedisStreamMessage) -> None:
+            raw = msg.raw_message
+            await stage.handle_entries(raw["message_ids"], raw["data"], reclaimed=True)
+
+        self.add_loop(self._monitor_stream)
+
+    def document_publisher(self, stream: str, model: type[BaseModel], description: str) -> None:
+        """Declare an output stream for the AsyncAPI document."""
+        self.broker.publisher(
+            stream=stream, title=f"{self.service}->{stream}", description=description,
+            schema=model,
+        )
+
+    # --- health ------------------------------------------------------------
+    async def _redis_ready(self) -> bool:
+        try:
+            ok = bool(await asyncio.wait_for(self.redis.ping(), timeout=2))
+        except (RedisError, OSError, TimeoutError):
+            ok = False
+        metrics.REDIS_UP.set(1 if ok else 0)
+        return ok
+
+    async def ready(self) -> bool:
+        for check in self._ready_checks:
+            if not await check():
+                return False
+        return True
+
+    # --- background loops ----------------------------------------------------
+    async def _monitor_stream(self, stop: asyncio.Event) -> None:
+        """Export lag/pending of this stage's input, trim it behind its slowest
+        group, and drop consumers that left nothing pending long ago."""
+        assert self._stage is not None
+        stage = self._stage
+        while not stop.is_set():
+            try:
+                await self._observe_stream(stage)
+                await trim_stream(self.redis, stage.stream, keep=self.settings.stream_maxlen)
+                await self.redis.set(
+                    f"{streams.HEARTBEAT_PREFIX}{self.consumer}", str(time.time()),
+                    ex=HEARTBEAT_TTL_S,
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("Stream monitor failed", stage=stage.stage, error=str(exc))
+            if await sleep_or_stop(stop, MONITOR_EVERY_S):
+                return
+
+    async def _observe_stream(self, stage: StreamStage[Any]) -> None:
+        from shared.streaminfo import group_info
+
+        info = await group_info(self.redis, stage.stream, stage.group)
+        metrics.STREAM_LENGTH.labels(stage.stream).set(info.length)
+        metrics.STREAM_LAG.labels(stage.stream, stage.group).set(info.lag)
+        metrics.STREAM_PENDING.labels(stage.stream, stage.group).set(info.pending)
+        metrics.DLQ_LENGTH.labels(stage.stage).set(await self.redis.xlen(stage.dlq))
+        await _forget_idle_consumers(self.redis, stage.stream, stage.group, self.consumer)
+
+    # --- running -------------------------------------------------------------
+    def asgi(self) -> AsgiFastStream:
+        @get
+        async def healthz(scope: Any) -> AsgiResponse:
+            return AsgiResponse(b"ok", status_code=200)
+
+        @get
+        async def readyz(scope: Any) -> AsgiResponse:
+            if await self.ready():
+                return AsgiResponse(b"ready", status_code=200)
+            return AsgiResponse(b"not ready", status_code=503)
+
+        app = AsgiFastStream(
+            self.broker,
+            asgi_routes=[
+                ("/metrics", make_asgi_app(REGISTRY)),
+                ("/healthz", healthz),
+                ("/readyz", readyz),
+            ],
+            asyncapi_path="/asyncapi",
+            after_startup=[self._start_loops],
+            on_shutdown=[self._stop_loops],
+        )
+        return app
+
+    async def _start_loops(self) -> None:
+        log.info("Service started", consumer=self.consumer)
+        for loop in self._loops:
+            self._tasks.append(asyncio.create_task(self._guard(loop)))
+
+    async def _guard(self, loop: Loop) -> None:
+        """Keep a loop alive across Redis outages: log, back off, run it again."""
+        delay = 0.5
+        while not self.stop_event.is_set():
+            try:
+                await loop(self.stop_event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Background loop crashed, restarting", loop=loop.__qualname__)
+                if await sleep_or_stop(self.stop_event, delay):
+                    return
+                delay = min(delay * 2, 30.0)
+
+    async def _stop_loops(self) -> None:
+        log.info("Service stopping", consumer=self.consumer)
+        self.stop_event.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+        for func in self._on_shutdown:
+            with contextlib.suppress(Exception):
+                await func()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+
+    def run(self) -> None:
+        port = self.settings.metrics_port_for(self.service)
+        config = uvicorn.Config(
+            self.asgi(),
+            host=self.settings.metrics_host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=20,
+        )
+        uvicorn.Server(config).run()
+
+
+async def _forget_idle_consumers(redis: Redis, stream: str, group: str, me: str) -> None:
+    """Delete consumers of dead processes once they hold nothing pending (names
+    carry a pid, so every restart adds one)."""
+    try:
+        consumers = await redis.xinfo_consumers(stream, group)
+    except RedisError:
+        return
+    for consumer in consumers:
+        name = consumer["name"]
+        name = name.decode() if isinstance(name, bytes) else name
+        if name != me and consumer["pending"] == 0 and consumer["idle"] > 3_600_000:
+            await redis.xgroup_delconsumer(stream, group, name)

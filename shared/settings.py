@@ -1,0 +1,106 @@
+"""Typed settings read once from the environment (prefix ``FEEDPIPE_``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Default port for /metrics, /healthz and /readyz of each service when
+# FEEDPIPE_METRICS_PORT is unset. Distinct so that `feedpipe up` can run every
+# service on one host; in containers every replica may use the same port.
+DEFAULT_METRICS_PORTS: dict[str, int] = {
+    "poller": 9101,
+    "parser": 9102,
+    "deduplicator": 9103,
+    "indexer": 9104,
+    "api": 8080,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FEEDPIPE_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset starts an embedded redis-server."
+    )
+    index_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://…; unset uses DATA_DIR/index.sqlite3.",
+    )
+    data_dir: Path = Field(default=Path("./data"), description="Embedded Redis and SQLite files.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_token: str | None = Field(
+        default=None, description="Bearer token required by POST/DELETE /feeds when set."
+    )
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port of /metrics; default per service."
+    )
+    consumer_name: str | None = Field(
+        default=None, description="Consumer name in the stream groups; default host-pid."
+    )
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow fetching loopback/private/link-local addresses (tests, demo only).",
+    )
+    min_interval: float = Field(default=300.0, gt=0, description="Smallest poll interval (s).")
+    max_interval: float = Field(default=86400.0, gt=0, description="Largest poll interval (s).")
+    default_interval: float = Field(default=1800.0, gt=0, description="Interval of a new feed.")
+    max_error_backoff: float = Field(default=86400.0, gt=0, description="Cap of error backoff (s).")
+    poll_concurrency: int = Field(default=100, ge=1)
+    per_host_concurrency: int = Field(default=4, ge=1)
+    per_host_delay: float = Field(default=0.0, ge=0, description="Min. seconds between requests.")
+    lease_seconds: float = Field(default=120.0, gt=0, description="Lease of a claimed feed.")
+    fetch_timeout: float = Field(default=30.0, gt=0, description="Total time of one fetch (s).")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0)
+    batch_size: int = Field(default=200, ge=1, description="Entries read per stream batch.")
+    batch_timeout_ms: int = Field(default=100, ge=1, description="Block time of a stream read.")
+    max_deliveries: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
+    reclaim_idle_ms: int = Field(default=30_000, ge=100, description="Idle time before reclaim.")
+    stream_maxlen: int = Field(default=100_000, ge=1000, description="Approximate stream cap.")
+    max_event_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    lag_threshold: int = Field(
+        default=50_000, ge=1, description="Downstream lag at which the poller slows down."
+    )
+    dedup_window_days: float = Field(default=14.0, gt=0)
+    extract_workers: int = Field(default=0, ge=0, description="Processes for extraction; 0 inline.")
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON logs; default when not a TTY.")
+
+    @field_validator("redis_url", "index_url", "api_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def sqlite_path(self) -> Path:
+        if self.index_url and self.index_url.startswith("sqlite:///"):
+            return Path(self.index_url.removeprefix("sqlite:///"))
+        return self.data_dir / "index.sqlite3"
+
+    @property
+    def resolved_index_url(self) -> str:
+        return self.index_url or f"sqlite:///{self.sqlite_path}"
+
+    def metrics_port_for(self, service: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS[service]
+
+    def consumer_for(self, service: str) -> str:
+        """A consumer name unique per process, so replicas never share a pending list."""
+        base = self.consumer_name or socket.gethostname()
+        return f"{service}-{base}-{os.getpid()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

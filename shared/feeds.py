@@ -72,6 +72,9 @@ class Feed(BaseModel):
     next_poll_at: float | None = None
     last_ok_at: float | None = None
     publish_rate: float | None = Field(default=None, description="Observed entries per day.")
+    feed_ttl: float | None = Field(
+        default=None, description="Interval the feed asks for (<ttl>, sy:updatePeriod), seconds."
+    )
     last_entry_count: int | None = None
     suggested_feed: str | None = None
 
@@ -119,13 +122,19 @@ def _encode(values: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-_NULLABLE = {name for name, f in Feed.model_fields.items() if not f.is_required() and f.default is None}
+_NULLABLE = {
+    name for name, f in Feed.model_fields.items() if not f.is_required() and f.default is None
+}
 
 
-def _decode(raw: dict[bytes, bytes]) -> Feed:
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(raw: Any) -> Feed:
     data: dict[str, Any] = {}
     for k, v in raw.items():
-        key, value = k.decode(), v.decode()
+        key, value = _text(k), _text(v)
         if value == "" and key in _NULLABLE:
             data[key] = None
         elif key == "enabled":
@@ -180,7 +189,7 @@ class FeedRegistry:
         url = url.strip()
         existing = await self.redis.hget(streams.FEED_BY_URL, url)
         if existing:
-            feed_id = existing.decode()
+            feed_id = _text(existing)
             updates = {
                 k: v
                 for k, v in {
@@ -223,7 +232,7 @@ class FeedRegistry:
         if await self.redis.sismember(streams.FEEDS_ALL, ref):
             return ref
         found = await self.redis.hget(streams.FEED_BY_URL, ref.strip())
-        return found.decode() if found else None
+        return _text(found) if found else None
 
     async def remove(self, ref: str) -> bool:
         feed_id = await self.resolve(ref)
@@ -252,9 +261,9 @@ class FeedRegistry:
         return [_decode(raw) for raw in await pipe.execute() if raw]
 
     async def ids(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(streams.FEEDS_ALL))
+        return sorted(_text(m) for m in await self.redis.smembers(streams.FEEDS_ALL))
 
-    async def list(self) -> list[Feed]:
+    async def all(self) -> list[Feed]:
         feeds = await self.get_many(await self.ids())
         return sorted(feeds, key=lambda f: (f.category or "", f.title or "", f.url))
 
@@ -267,6 +276,44 @@ class FeedRegistry:
         exists, _ = await pipe.execute()
         if not exists:  # removed meanwhile: do not resurrect a partial hash
             await self.redis.delete(key)
+
+    async def record_parse(
+        self,
+        feed_id: str,
+        *,
+        error: str | None,
+        entry_count: int = 0,
+        publish_rate: float | None = None,
+        feed_ttl: float | None = None,
+        title: str | None = None,
+        site_url: str | None = None,
+    ) -> None:
+        """What the parser learnt about a feed document (or why it could not parse it)."""
+        key = streams.feed_key(feed_id)
+        if not await self.redis.exists(key):
+            return
+        fields: dict[str, Any]
+        if error is not None:
+            fields = {"last_status": FeedStatus.PARSE_ERROR, "last_error": error}
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(key, mapping=_encode(fields))  # type: ignore[arg-type]
+            pipe.hincrby(key, "error_count", 1)
+            await pipe.execute()
+            return
+        fields = {
+            "last_entry_count": entry_count,
+            "publish_rate": publish_rate,
+            "feed_ttl": feed_ttl,
+        }
+        current = await self.get(feed_id)
+        if current is not None:
+            if current.last_status is FeedStatus.PARSE_ERROR:
+                fields |= {"last_status": FeedStatus.OK, "last_error": None, "error_count": 0}
+            if not current.title and title:
+                fields["title"] = title
+            if not current.site_url and site_url:
+                fields["site_url"] = site_url
+        await self.update(feed_id, **fields)
 
     async def set_enabled(self, feed_id: str, enabled: bool, *, now: float | None = None) -> None:
         await self.update(feed_id, enabled=enabled)
@@ -288,7 +335,7 @@ class FeedRegistry:
         """Atomically take up to ``limit`` due feeds; returns (feed_id, lease_until)."""
         until = now + lease
         due = await self._claim(keys=[streams.SCHEDULE], args=[now, limit, until])
-        return [(d.decode(), until) for d in due]
+        return [(_text(d), until) for d in due]
 
     async def reschedule(self, feed_id: str, *, lease_until: float, next_poll_at: float) -> bool:
         """Set the next poll time if our lease is still ours."""
@@ -299,12 +346,13 @@ class FeedRegistry:
 
     async def oldest_due(self, now: float) -> float | None:
         """Seconds the most overdue feed is late (None when nothing is due)."""
-        first = await self.redis.zrangebyscore(streams.SCHEDULE, "-inf", now, start=0, num=1,
-                                               withscores=True)
+        first = await self.redis.zrangebyscore(
+            streams.SCHEDULE, "-inf", now, start=0, num=1, withscores=True
+        )
         return now - float(first[0][1]) if first else None
 
     async def poll_now(self, feed_ids: Iterable[str], *, now: float | None = None) -> None:
         now = time.time() if now is None else now
         mapping = {feed_id: now for feed_id in feed_ids}
         if mapping:
-            await self.redis.zadd(streams.SCHEDULE, mapping)  # type: ignore[arg-type]
+            await self.redis.zadd(streams.SCHEDULE, mapping)

@@ -62,10 +62,13 @@ ARTICLE_FETCHES = Counter(
     "feedpipe_article_fetches_total", "Article page fetches by result.", ["result"]
 )
 EXTRACTION_SECONDS = Histogram(
-    "feedpipe_extraction_duration_seconds", "Main-text extraction time per page.",
+    "feedpipe_extraction_duration_seconds",
+    "Main-text extraction time per page.",
     buckets=FAST_BUCKETS,
 )
-ARTICLE_LANGUAGES = Counter("feedpipe_article_languages_total", "Articles by language.", ["language"])
+ARTICLE_LANGUAGES = Counter(
+    "feedpipe_article_languages_total", "Articles by language.", ["language"]
+)
 
 # --- deduplicator ---
 ARTICLES_SEEN = Counter("feedpipe_articles_seen_total", "Articles examined by the deduplicator.")
@@ -77,7 +80,8 @@ DEDUP_STATE_KEYS = Gauge("feedpipe_dedup_state_keys", "Keys of deduplicator stat
 
 # --- indexer ---
 ARTICLES_INDEXED = Counter(
-    "feedpipe_articles_indexed_total", "Index writes by operation (insert, update, duplicate).",
+    "feedpipe_articles_indexed_total",
+    "Index writes by operation (insert, update, duplicate).",
     ["op"],
 )
 INDEX_BATCH_SECONDS = Histogram(

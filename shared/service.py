@@ -29,6 +29,7 @@ from shared.logging import configure_logging, get_logger
 from shared.redisconn import make_redis, redis_url
 from shared.settings import Settings, get_settings
 from shared.stage import StreamStage, sleep_or_stop, trim_stream
+from shared.streaminfo import group_info
 
 log = get_logger(__name__)
 
@@ -103,7 +104,7 @@ class ServiceRuntime:
             description=f"{event_model.__name__} events consumed by the {self.service}.",
         )
         async def consume_new(body: Any, msg: RedisStreamMessage) -> None:
-            raw = msg.raw_message
+            raw: Any = msg.raw_message
             await stage.handle_entries(raw["message_ids"], raw["data"], reclaimed=False)
 
         @self.broker.subscriber(
@@ -113,7 +114,7 @@ class ServiceRuntime:
             include_in_schema=False,
         )
         async def consume_reclaimed(body: Any, msg: RedisStreamMessage) -> None:
-            raw = msg.raw_message
+            raw: Any = msg.raw_message
             await stage.handle_entries(raw["message_ids"], raw["data"], reclaimed=True)
 
         self.add_loop(self._monitor_stream)
@@ -121,7 +122,9 @@ class ServiceRuntime:
     def document_publisher(self, stream: str, model: type[BaseModel], description: str) -> None:
         """Declare an output stream for the AsyncAPI document."""
         self.broker.publisher(
-            stream=stream, title=f"{self.service}->{stream}", description=description,
+            stream=stream,
+            title=f"{self.service}->{stream}",
+            description=description,
             schema=model,
         )
 
@@ -151,7 +154,8 @@ class ServiceRuntime:
                 await self._observe_stream(stage)
                 await trim_stream(self.redis, stage.stream, keep=self.settings.stream_maxlen)
                 await self.redis.set(
-                    f"{streams.HEARTBEAT_PREFIX}{self.consumer}", str(time.time()),
+                    f"{streams.HEARTBEAT_PREFIX}{self.consumer}",
+                    str(time.time()),
                     ex=HEARTBEAT_TTL_S,
                 )
             except (RedisError, OSError) as exc:
@@ -160,8 +164,6 @@ class ServiceRuntime:
                 return
 
     async def _observe_stream(self, stage: StreamStage[Any]) -> None:
-        from shared.streaminfo import group_info
-
         info = await group_info(self.redis, stage.stream, stage.group)
         metrics.STREAM_LENGTH.labels(stage.stream).set(info.length)
         metrics.STREAM_LAG.labels(stage.stream, stage.group).set(info.lag)

@@ -51,10 +51,22 @@ class Output:
     event: BaseModel
 
 
+TxOp = Callable[[Any], None]
+
+
 @dataclass(slots=True)
 class ItemResult:
+    """What handling one event produced.
+
+    ``outputs`` are published and ``tx_ops`` (callables that queue commands on
+    the redis pipeline, e.g. ``lambda p: p.set(key, v, ex=ttl)``) are run in the
+    same MULTI/EXEC as the entry's XACK, so state recorded about an event
+    (fingerprints, "seen" markers) can never get ahead of the event itself.
+    """
+
     outputs: list[Output] = field(default_factory=list)
     error: BaseException | None = None
+    tx_ops: list[TxOp] = field(default_factory=list)
 
 
 BatchHandler = Callable[[Sequence[T]], Awaitable[Sequence[ItemResult]]]
@@ -108,9 +120,12 @@ class StreamStage(Generic[T]):
             payload = data.get(streams.DATA_FIELD.encode(), b"")
             count = deliveries.get(entry_id, 1)
             if count > self.settings.max_deliveries:
-                error = last_errors.get(entry_id, "unknown error")
-                dead.append(self._dead(entry_id, payload, f"gave up after {count - 1} deliveries:"
-                                       f" {error}", count))
+                reason = last_errors.get(entry_id, "unknown error")
+                dead.append(
+                    self._dead(
+                        entry_id, payload, f"gave up after {count - 1} deliveries: {reason}", count
+                    )
+                )
                 continue
             try:
                 events.append(self.model.model_validate_json(payload))
@@ -128,6 +143,7 @@ class StreamStage(Generic[T]):
 
         acks: list[bytes] = []
         outputs: list[tuple[str, bytes]] = []
+        tx_ops: list[TxOp] = []
         failed: dict[bytes, str] = {}
         for entry_id, event, result in zip(todo_ids, events, results, strict=True):
             encoded: list[tuple[str, bytes]] = []
@@ -143,6 +159,7 @@ class StreamStage(Generic[T]):
             if error is None:
                 acks.append(entry_id)
                 outputs.extend(encoded)
+                tx_ops.extend(result.tx_ops)
             elif isinstance(error, PoisonError):
                 payload = event.model_dump_json().encode()
                 count = deliveries.get(entry_id, 1)
@@ -150,7 +167,7 @@ class StreamStage(Generic[T]):
             else:
                 failed[entry_id] = f"{type(error).__name__}: {error}"
 
-        await self._commit(outputs=outputs, acks=acks, dead=dead, failed=failed)
+        await self._commit(outputs=outputs, acks=acks, dead=dead, failed=failed, tx_ops=tx_ops)
         metrics.EVENTS_PROCESSED.labels(self.stage).inc(len(acks))
         metrics.EVENTS_PUBLISHED.labels(self.stage).inc(len(outputs))
         if dead:
@@ -210,6 +227,7 @@ class StreamStage(Generic[T]):
         acks: list[bytes],
         dead: list[DeadLetter],
         failed: dict[bytes, str],
+        tx_ops: list[TxOp],
     ) -> None:
         done = acks + [letter.entry_id.encode() for letter in dead]
         if not (outputs or done or failed):
@@ -217,6 +235,8 @@ class StreamStage(Generic[T]):
         pipe = self.redis.pipeline(transaction=True)
         for stream, payload in outputs:
             add_event(pipe, stream, payload)
+        for op in tx_ops:
+            op(pipe)
         for letter in dead:
             pipe.xadd(self.dlq, {k: str(v) for k, v in letter.model_dump(mode="json").items()})
         if done:
@@ -256,11 +276,8 @@ async def stream_safe_trim_id(redis: Redis, stream: str) -> bytes | None:
 
 
 async def trim_stream(redis: Redis, stream: str, *, keep: int) -> int:
-    """Trim ``stream`` behind its slowest group, keeping at most ``keep`` read entries.
-
-    Entries older than the safe point are removed only once more than ``keep``
-    entries exist, so a short history stays available for debugging.
-    """
+    """Once ``stream`` holds more than ``keep`` entries, drop those every group
+    has read and acknowledged (never an unread or pending one)."""
     length = int(await redis.xlen(stream))
     if length <= keep:
         return 0

@@ -37,6 +37,6 @@ async def group_info(redis: Redis, stream: str, group: str) -> GroupInfo:
             last = g["last-delivered-id"]
             last = last.decode() if isinstance(last, bytes) else last
             rest = await redis.xrange(stream, min=f"({last}", max="+", count=LAG_COUNT_CAP)
-            lag = len(rest)
+            lag = len(rest or [])
         return GroupInfo(stream, group, length, int(lag), int(g["pending"]), int(g["consumers"]))
     return GroupInfo(stream, group, length, length, 0, 0)

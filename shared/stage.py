@@ -182,12 +182,12 @@ class StreamStage(Generic[T]):
                 )
         if failed:
             metrics.HANDLER_ERRORS.labels(self.stage).inc(len(failed))
-            for entry_id, error in failed.items():
+            for entry_id, message in failed.items():
                 log.warning(
                     "Entry failed, will be retried",
                     stage=self.stage,
                     entry_id=entry_id.decode(),
-                    error=error[:500],
+                    error=message[:500],
                 )
         metrics.BATCH_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
 

@@ -48,6 +48,12 @@ FEED_FETCH_SECONDS = Histogram(
     "feedpipe_feed_fetch_duration_seconds", "Duration of one feed fetch.", buckets=FAST_BUCKETS
 )
 FEEDS = Gauge("feedpipe_feeds", "Registered feeds by state (ok, error, disabled).", ["state"])
+# A feed counts as failing once this many polls in a row have failed.
+FEED_FAILING_AFTER_ERRORS = 3
+FEEDS_FAILING = Gauge(
+    "feedpipe_feeds_failing",
+    "Enabled feeds whose last FEED_FAILING_AFTER_ERRORS or more polls failed (error_count >= 3).",
+)
 SCHEDULE_LAG = Gauge(
     "feedpipe_schedule_lag_seconds", "How late the most overdue due feed is (0 when on time)."
 )

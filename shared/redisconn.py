@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -11,12 +13,25 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.settings import Settings
 
 DEFAULT_LOCAL_URL = "redis://127.0.0.1:6379/0"
+RUNTIME_URL_FILE = "redis.url"
+
+
+def runtime_url_file(settings: Settings) -> Path:
+    """Where ``feedpipe up`` writes the URL of the embedded redis-server it started."""
+    return settings.data_dir / RUNTIME_URL_FILE
 
 
 def redis_url(settings: Settings) -> str:
-    # `feedpipe up` exports FEEDPIPE_REDIS_URL for its children once the
-    # embedded server runs, so a service started alone falls back to localhost.
-    return settings.redis_url or DEFAULT_LOCAL_URL
+    """FEEDPIPE_REDIS_URL, else the embedded server of a running ``feedpipe up``
+    (so ``feedpipe feeds add`` in another terminal finds it), else localhost."""
+    if settings.redis_url:
+        return settings.redis_url
+    marker = runtime_url_file(settings)
+    if marker.is_file():
+        url = marker.read_text().strip()
+        if url:
+            return url
+    return DEFAULT_LOCAL_URL
 
 
 def make_redis(settings: Settings, *, decode: bool = False) -> Redis:

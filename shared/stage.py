@@ -239,6 +239,8 @@ class StreamStage(Generic[T]):
             op(pipe)
         for letter in dead:
             pipe.xadd(self.dlq, {k: str(v) for k, v in letter.model_dump(mode="json").items()})
+        if acks:
+            pipe.hincrby(streams.STATS, f"{self.stage}:processed", len(acks))
         if done:
             pipe.xack(self.stream, self.group, *done)
             pipe.hdel(self.errors_key, *done)

@@ -54,6 +54,9 @@ DEDUP_PREFIX: Final = f"{PREFIX}:dedup:"
 # Article pages already fetched by the parser (full-content mode).
 PAGE_SEEN_PREFIX: Final = f"{PREFIX}:page:"
 
+# Running totals per stage ("<stage>:processed"), for `feedpipe status` rates.
+STATS: Final = f"{PREFIX}:stats"
+
 # Heartbeats of running services, for `feedpipe status`.
 HEARTBEAT_PREFIX: Final = f"{PREFIX}:heartbeat:"
 

@@ -1,0 +1,88 @@
+"""Dead-letter streams: list, show, replay, purge (``feedpipe dlq …``)."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+from rich.console import Console
+from rich.table import Table
+
+from shared import streams
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _stages(stage: str | None) -> list[str]:
+    return [stage] if stage else list(streams.STAGE_INPUTS)
+
+
+def _check(stage: str) -> None:
+    if stage not in streams.STAGE_INPUTS:
+        raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(streams.STAGE_INPUTS)}")
+
+
+async def list_letters(
+    redis: Redis, console: Console, stage: str | None, limit: int, as_json: bool
+) -> None:
+    rows: list[dict[str, str]] = []
+    for name in _stages(stage):
+        _check(name)
+        for entry_id, fields in await redis.xrevrange(streams.dlq_stream(name), count=limit):
+            row = {_text(k): _text(v) for k, v in fields.items()}
+            row["dlq_id"] = _text(entry_id)
+            rows.append(row)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{len(rows)} dead letters", expand=True)
+    for column in ("stage", "dlq id", "deliveries", "failed at", "error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.get("stage", ""),
+            row["dlq_id"],
+            row.get("deliveries", ""),
+            row.get("failed_at", ""),
+            row.get("error", "")[:300],
+        )
+    console.print(table)
+
+
+async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str) -> bool:
+    _check(stage)
+    found = await redis.xrange(streams.dlq_stream(stage), min=entry_id, max=entry_id)
+    if not found:
+        console.print(f"[red]no dead letter {entry_id} in {stage}[/]")
+        return False
+    fields = {_text(k): _text(v) for k, v in found[0][1].items()}
+    console.print_json(json.dumps(fields))
+    return True
+
+
+async def replay(redis: Redis, stage: str, entry_id: str | None) -> int:
+    """Re-add each payload to the stage's input stream and delete the letter,
+    in one transaction per letter so a crash can neither lose nor double it."""
+    _check(stage)
+    dlq = streams.dlq_stream(stage)
+    source, _group = streams.STAGE_INPUTS[stage]
+    if entry_id:
+        letters = await redis.xrange(dlq, min=entry_id, max=entry_id)
+    else:
+        letters = await redis.xrange(dlq)
+    for letter_id, fields in letters:
+        pipe = redis.pipeline(transaction=True)
+        pipe.xadd(source, {streams.DATA_FIELD: fields[b"payload"]})
+        pipe.xdel(dlq, letter_id)
+        await pipe.execute()
+    return len(letters)
+
+
+async def purge(redis: Redis, stage: str) -> int:
+    _check(stage)
+    dlq = streams.dlq_stream(stage)
+    count = int(await redis.xlen(dlq))
+    await redis.delete(dlq)
+    return count

@@ -1,0 +1,122 @@
+"""``feedpipe status``: a live terminal view of the pipeline read from Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from shared import streams
+from shared.feeds import FeedRegistry
+from shared.streaminfo import group_info
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    stage: str
+    stream: str
+    processed: int
+    lag: int
+    pending: int
+    consumers: int
+    dlq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: float
+    stages: list[StageRow]
+    feeds_total: int
+    feeds_error: int
+    feeds_disabled: int
+    overdue_s: float | None
+    fetched_len: int
+    errored: list[tuple[str, str]]
+
+
+async def snapshot(redis: Redis) -> Snapshot:
+    stats = await redis.hgetall(streams.STATS)
+    counts = {k.decode(): int(v) for k, v in stats.items()}
+    rows = []
+    for stage, (stream, group) in streams.STAGE_INPUTS.items():
+        info = await group_info(redis, stream, group)
+        rows.append(
+            StageRow(
+                stage=stage,
+                stream=stream,
+                processed=counts.get(f"{stage}:processed", 0),
+                lag=info.lag,
+                pending=info.pending,
+                consumers=info.consumers,
+                dlq=int(await redis.xlen(streams.dlq_stream(stage))),
+            )
+        )
+    registry = FeedRegistry(redis)
+    feeds = await registry.all()
+    now = time.time()
+    errored = [(f.url, f.last_error or f.last_status.value) for f in feeds if not f.healthy]
+    return Snapshot(
+        at=now,
+        stages=rows,
+        feeds_total=len(feeds),
+        feeds_error=len(errored),
+        feeds_disabled=sum(1 for f in feeds if not f.enabled),
+        overdue_s=await registry.oldest_due(now),
+        fetched_len=int(await redis.xlen(streams.FETCHED)),
+        errored=errored[:10],
+    )
+
+
+def render(current: Snapshot, previous: Snapshot | None) -> Group:
+    table = Table(title="feedpipe pipeline", expand=True)
+    for column in ("stage", "input stream", "processed", "rate/s", "lag", "pending",
+                   "consumers", "DLQ"):
+        table.add_column(column, justify="right" if column not in {"stage", "input stream"}
+                         else "left")
+    before = {r.stage: r for r in previous.stages} if previous else {}
+    for row in current.stages:
+        rate = "-"
+        if previous and row.stage in before and current.at > previous.at:
+            rate = f"{(row.processed - before[row.stage].processed) / (current.at - previous.at):.1f}"
+        table.add_row(
+            row.stage,
+            row.stream,
+            str(row.processed),
+            rate,
+            str(row.lag),
+            str(row.pending),
+            str(row.consumers),
+            Text(str(row.dlq), style="red" if row.dlq else ""),
+        )
+    overdue = "on time" if not current.overdue_s else f"{current.overdue_s:.0f}s behind"
+    feeds = Text(
+        f"feeds: {current.feeds_total} registered, {current.feeds_error} in error,"
+        f" {current.feeds_disabled} disabled; schedule {overdue}",
+        style="red" if current.feeds_error else "",
+    )
+    parts: list[Table | Text] = [table, feeds]
+    for url, error in current.errored:
+        parts.append(Text(f"  ✗ {url}: {error}", style="red"))
+    return Group(*parts)
+
+
+async def show_status(redis: Redis, console: Console, *, watch: bool, interval: float) -> None:
+    previous = await snapshot(redis)
+    if not watch:
+        console.print(render(previous, None))
+        return
+    with Live(render(previous, None), console=console, refresh_per_second=4) as live:
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                current = await snapshot(redis)
+                live.update(render(current, previous))
+                previous = current
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from typing import Any
+
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +13,7 @@ from rich.table import Table
 from shared import streams
 
 
-def _text(value: bytes | str) -> str:
+def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
@@ -21,7 +23,9 @@ def _stages(stage: str | None) -> list[str]:
 
 def _check(stage: str) -> None:
     if stage not in streams.STAGE_INPUTS:
-        raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(streams.STAGE_INPUTS)}")
+        raise SystemExit(
+            f"unknown stage {stage!r}; choose one of {', '.join(streams.STAGE_INPUTS)}"
+        )
 
 
 async def list_letters(
@@ -53,7 +57,7 @@ async def list_letters(
 
 async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str) -> bool:
     _check(stage)
-    found = await redis.xrange(streams.dlq_stream(stage), min=entry_id, max=entry_id)
+    found: Any = await redis.xrange(streams.dlq_stream(stage), min=entry_id, max=entry_id)
     if not found:
         console.print(f"[red]no dead letter {entry_id} in {stage}[/]")
         return False
@@ -68,6 +72,7 @@ async def replay(redis: Redis, stage: str, entry_id: str | None) -> int:
     _check(stage)
     dlq = streams.dlq_stream(stage)
     source, _group = streams.STAGE_INPUTS[stage]
+    letters: Any
     if entry_id:
         letters = await redis.xrange(dlq, min=entry_id, max=entry_id)
     else:

@@ -79,9 +79,7 @@ def up(
     scale: Annotated[
         list[str] | None, typer.Option(help="SERVICE=N replicas, e.g. --scale parser=2")
     ] = None,
-    feeds: Annotated[
-        Path | None, typer.Option(help="OPML file to import before starting.")
-    ] = None,
+    feeds: Annotated[Path | None, typer.Option(help="OPML file to import before starting.")] = None,
 ) -> None:
     """Start the whole pipeline locally: embedded Redis and SQLite unless configured."""
     from services.cli.embedded import EmbeddedRedis
@@ -180,9 +178,9 @@ def feeds_export(
     from shared.opml import render_opml
 
     async def go(redis: Redis, settings: Settings) -> bytes:
-        return render_opml(await FeedRegistry(redis).all(), title="feedpipe subscriptions")
+        return render_opml(  # type: ignore[no-any-return]await FeedRegistry(redis).all(), title="feedpipe subscriptions")
 
-    data = _with_redis(go)
+    data: bytes = _with_redis(go)
     if file is None:
         sys.stdout.buffer.write(data)
     else:
@@ -288,7 +286,9 @@ def feeds_poll(ref: Annotated[str, typer.Argument(help="Feed id or URL, or 'all'
 
 @app.command()
 def search(
-    query: Annotated[list[str], typer.Argument(help="Words; quotes for phrases, -word to exclude.")],
+    query: Annotated[
+        list[str], typer.Argument(help="Words; quotes for phrases, -word to exclude.")
+    ],
     limit: Annotated[int, typer.Option(min=1, max=200)] = 10,
     lang: Annotated[str | None, typer.Option(help="Only this language (e.g. fr).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -348,8 +348,7 @@ def status(
     """Per stage: throughput, stream lag and pending, DLQ size; feeds in error."""
     from services.cli.status import show_status
 
-    _with_redis(lambda redis, settings: show_status(redis, console, watch=watch,
-                                                    interval=interval))
+    _with_redis(lambda redis, settings: show_status(redis, console, watch=watch, interval=interval))
 
 
 @dlq_app.command("list")

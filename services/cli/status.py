@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from rich.console import Console, Group
@@ -41,8 +42,8 @@ class Snapshot:
 
 
 async def snapshot(redis: Redis) -> Snapshot:
-    stats = await redis.hgetall(streams.STATS)
-    counts = {k.decode(): int(v) for k, v in stats.items()}
+    stats: dict[Any, Any] = await redis.hgetall(streams.STATS)
+    counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in stats.items()}
     rows = []
     for stage, (stream, group) in streams.STAGE_INPUTS.items():
         info = await group_info(redis, stream, group)
@@ -75,15 +76,26 @@ async def snapshot(redis: Redis) -> Snapshot:
 
 def render(current: Snapshot, previous: Snapshot | None) -> Group:
     table = Table(title="feedpipe pipeline", expand=True)
-    for column in ("stage", "input stream", "processed", "rate/s", "lag", "pending",
-                   "consumers", "DLQ"):
-        table.add_column(column, justify="right" if column not in {"stage", "input stream"}
-                         else "left")
+    for column in (
+        "stage",
+        "input stream",
+        "processed",
+        "rate/s",
+        "lag",
+        "pending",
+        "consumers",
+        "DLQ",
+    ):
+        table.add_column(
+            column, justify="right" if column not in {"stage", "input stream"} else "left"
+        )
     before = {r.stage: r for r in previous.stages} if previous else {}
     for row in current.stages:
         rate = "-"
         if previous and row.stage in before and current.at > previous.at:
-            rate = f"{(row.processed - before[row.stage].processed) / (current.at - previous.at):.1f}"
+            rate = (
+                f"{(row.processed - before[row.stage].processed) / (current.at - previous.at):.1f}"
+            )
         table.add_row(
             row.stage,
             row.stream,

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -34,6 +34,10 @@ COLOURS = {
     "indexer": "green",
     "api": "blue",
 }
+
+
+def default_command(service: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli", "run", service]
 
 
 @dataclass
@@ -60,11 +64,14 @@ class Supervisor:
         scale: Mapping[str, int],
         env: Mapping[str, str],
         console: Console | None = None,
+        services: Sequence[str] = SERVICES,
+        command: Callable[[str], list[str]] | None = None,
     ) -> None:
+        self.command = command or default_command
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.stop_event = asyncio.Event()
         self.replicas: list[Replica] = []
-        for service in SERVICES:
+        for service in services:
             for index in range(scale.get(service, 1)):
                 child_env = dict(env)
                 child_env["FEEDPIPE_CONSUMER_NAME"] = f"{os.uname().nodename}-{service}{index}"
@@ -92,7 +99,7 @@ class Supervisor:
 
     async def _start(self, replica: Replica) -> None:
         replica.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli", "run", replica.service,
+            *self.command(replica.service),
             env=replica.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

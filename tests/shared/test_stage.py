@@ -31,10 +31,10 @@ async def add(redis: Redis, payload: bytes) -> bytes:
     return bytes(await redis.xadd(streams.FETCHED, {streams.DATA_FIELD: payload}))
 
 
-async def read_batch(redis: Redis, consumer: str = "c1") -> tuple[list[bytes], list[dict[bytes, bytes]]]:
-    resp = await redis.xreadgroup(
-        streams.GROUP_PARSER, consumer, {streams.FETCHED: ">"}, count=100
-    )
+async def read_batch(
+    redis: Redis, consumer: str = "c1"
+) -> tuple[list[bytes], list[dict[bytes, bytes]]]:
+    resp = await redis.xreadgroup(streams.GROUP_PARSER, consumer, {streams.FETCHED: ">"}, count=100)
     entries = resp[0][1] if resp else []
     return [e[0] for e in entries], [e[1] for e in entries]
 
@@ -70,7 +70,9 @@ async def test_outputs_are_published_and_inputs_acked(redis: Redis, group: None)
     assert pending["pending"] == 0
 
 
-async def test_schema_violation_goes_to_dead_letters_with_the_error(redis: Redis, group: None) -> None:
+async def test_schema_violation_goes_to_dead_letters_with_the_error(
+    redis: Redis, group: None
+) -> None:
     await add(redis, b'{"feed_id": 1}')
     await add(redis, fetched(1).model_dump_json().encode())
     ids, datas = await read_batch(redis)
@@ -94,7 +96,8 @@ async def test_failed_item_stays_pending_while_others_pass(redis: Redis, group: 
 
     async def fail_second(events: Sequence[FeedFetched]) -> list[ItemResult]:
         return [
-            ItemResult(error=RuntimeError("boom")) if e.feed_id == "f1"
+            ItemResult(error=RuntimeError("boom"))
+            if e.feed_id == "f1"
             else ItemResult(outputs=[Output(streams.PARSED, e)])
             for e in events
         ]
@@ -122,9 +125,7 @@ async def test_entry_is_dead_lettered_after_max_deliveries(redis: Redis, group: 
         entries = claimed[1]
         if not entries:
             break
-        await stage.handle_entries(
-            [e[0] for e in entries], [e[1] for e in entries], reclaimed=True
-        )
+        await stage.handle_entries([e[0] for e in entries], [e[1] for e in entries], reclaimed=True)
 
     dead = await redis.xrange(streams.dlq_stream("parser"))
     assert len(dead) == 1
@@ -204,9 +205,10 @@ async def test_stage_runs_under_faststream_subscriber(redis_url: str, redis: Red
             await add(redis, fetched(n).model_dump_json().encode())
         await add(redis, b"not json at all")
         for _ in range(100):
-            if await redis.xlen(streams.PARSED) == 5 and await redis.xlen(
-                streams.dlq_stream("parser")
-            ) == 1:
+            if (
+                await redis.xlen(streams.PARSED) == 5
+                and await redis.xlen(streams.dlq_stream("parser")) == 1
+            ):
                 break
             await asyncio.sleep(0.05)
     finally:

@@ -12,13 +12,56 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-WORDS = (
-    "river market council harbour winter budget school railway festival museum "
-    "election forest energy bridge vaccine theatre drought satellite archive ferry "
-    "orchard glacier tariff library stadium reactor vineyard canal parliament summit "
-    "lighthouse startup mining coastline refinery pension monsoon carnival bakery "
-    "telescope cathedral pipeline airport quarry highway laboratory factory garden"
-).split()
+WORDS = [
+    "river",
+    "market",
+    "council",
+    "harbour",
+    "winter",
+    "budget",
+    "school",
+    "railway",
+    "festival",
+    "museum",
+    "election",
+    "forest",
+    "energy",
+    "bridge",
+    "vaccine",
+    "theatre",
+    "drought",
+    "satellite",
+    "archive",
+    "ferry",
+    "orchard",
+    "glacier",
+    "tariff",
+    "library",
+    "stadium",
+    "reactor",
+    "vineyard",
+    "canal",
+    "parliament",
+    "summit",
+    "lighthouse",
+    "startup",
+    "mining",
+    "coastline",
+    "refinery",
+    "pension",
+    "monsoon",
+    "carnival",
+    "bakery",
+    "telescope",
+    "cathedral",
+    "pipeline",
+    "airport",
+    "quarry",
+    "highway",
+    "laboratory",
+    "factory",
+    "garden",
+]
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 from redis.asyncio import Redis
@@ -34,7 +33,8 @@ async def list_letters(
     rows: list[dict[str, str]] = []
     for name in _stages(stage):
         _check(name)
-        for entry_id, fields in await redis.xrevrange(streams.dlq_stream(name), count=limit):
+        letters: Any = await redis.xrevrange(streams.dlq_stream(name), count=limit)
+        for entry_id, fields in letters:
             row = {_text(k): _text(v) for k, v in fields.items()}
             row["dlq_id"] = _text(entry_id)
             rows.append(row)

@@ -57,7 +57,9 @@ class EmbeddedRedis:
             "--save", "",
             "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary from a package
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout
         client = redis_sync.Redis.from_url(self.url)
         try:

@@ -178,7 +178,8 @@ def feeds_export(
     from shared.opml import render_opml
 
     async def go(redis: Redis, settings: Settings) -> bytes:
-        return render_opml(  # type: ignore[no-any-return]await FeedRegistry(redis).all(), title="feedpipe subscriptions")
+        feeds = await FeedRegistry(redis).all()
+        return render_opml(feeds, title="feedpipe subscriptions")
 
     data: bytes = _with_redis(go)
     if file is None:

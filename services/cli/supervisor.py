@@ -106,7 +106,8 @@ class Supervisor:
             start_new_session=True,  # Ctrl-C reaches the supervisor only
         )  # fmt: skip
         replica.started_at = time.monotonic()
-        assert replica.proc.stdout is not None and replica.proc.stderr is not None
+        assert replica.proc.stdout is not None
+        assert replica.proc.stderr is not None
         replica.tasks = [
             asyncio.create_task(self._pump(replica, replica.proc.stdout)),
             asyncio.create_task(self._pump(replica, replica.proc.stderr)),

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=120.0, gt=0, description="Lease of a claimed feed.")
     fetch_timeout: float = Field(default=30.0, gt=0, description="Total time of one fetch (s).")
     connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(
+        default=20.0, gt=0, description="Longest silence while reading a response (s)."
+    )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
     batch_size: int = Field(default=200, ge=1, description="Entries read per stream batch.")

@@ -1,0 +1,75 @@
+"""ServiceRuntime against a real redis-server: outages, readiness, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from shared import streams
+from shared.events import FeedFetched
+from shared.service import ServiceRuntime
+from shared.settings import Settings
+from shared.stage import StreamStage
+from tests.conftest import RedisServer
+from tests.shared.test_stage import add, echo, fetched
+
+pytestmark = pytest.mark.integration
+
+
+def make_runtime(redis_url: str) -> ServiceRuntime:
+    settings = Settings(redis_url=redis_url, batch_timeout_ms=50, reclaim_idle_ms=500)
+    runtime = ServiceRuntime("parser", settings)
+    stage = StreamStage(
+        stage="parser", model=FeedFetched, redis=runtime.redis, settings=settings, handler=echo
+    )
+    runtime.consume(stage, event_model=FeedFetched)
+    return runtime
+
+
+async def wait_len(redis: Redis, stream: str, n: int, timeout: float = 15) -> int:
+    for _ in range(int(timeout / 0.05)):
+        length = int(await redis.xlen(stream))
+        if length >= n:
+            return length
+        await asyncio.sleep(0.05)
+    return int(await redis.xlen(stream))
+
+
+async def test_consumer_keeps_working_after_redis_restarts(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    runtime = make_runtime(redis_url)
+    await runtime.broker.start()
+    try:
+        client = Redis.from_url(redis_url)
+        for n in range(5):
+            await add(client, fetched(n).model_dump_json().encode())
+        assert await wait_len(client, streams.PARSED, 5) == 5
+        await client.aclose()
+
+        redis_server.restart()  # AOF on: the group and its offsets survive
+
+        client = Redis.from_url(redis_url)
+        for n in range(5, 10):
+            await add(client, fetched(n).model_dump_json().encode())
+        assert await wait_len(client, streams.PARSED, 10) == 10
+        assert (await client.xpending(streams.FETCHED, streams.GROUP_PARSER))["pending"] == 0
+        await client.aclose()
+    finally:
+        await runtime.broker.stop()
+
+
+async def test_readiness_follows_redis_availability(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    runtime = make_runtime(redis_url)
+    assert await runtime.ready() is True
+    redis_server.stop()
+    try:
+        assert await runtime.ready() is False
+    finally:
+        redis_server.start()
+    assert await runtime.ready() is True
+    await runtime.redis.aclose()

@@ -4,6 +4,7 @@ a seeded vocabulary so every article is distinct and carries a unique token."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import random
@@ -97,9 +98,20 @@ class Feed:
     summary_only: bool = False  # entries carry a one-line summary: the page holds the text
 
 
+@dataclass
+class RawFeed:
+    """A feed answered byte for byte (hostile or broken documents)."""
+
+    body: bytes
+    content_type: str = "application/rss+xml"
+    headers: dict[str, str] = field(default_factory=dict)
+    slow: bool = False  # dribble bytes forever
+
+
 class FeedSite:
     def __init__(self, seed: int = 7) -> None:
         self.rng = random.Random(seed)
+        self.raw: dict[str, RawFeed] = {}
         self.feeds: dict[str, Feed] = {}
         self.pages: dict[str, Article] = {}
         self.requests: dict[str, int] = {}
@@ -193,14 +205,32 @@ class FeedSite:
         ).encode()
 
     # --- server -------------------------------------------------------------------
-    async def _feed(self, request: web.Request) -> web.Response:
+    async def _feed(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.requests[name] = self.requests.get(name, 0) + 1
+        raw = self.raw.get(name)
+        if raw is not None:
+            return await self._raw(request, raw)
         feed = self.feeds.get(name)
         if feed is None:
             raise web.HTTPNotFound()
         body, ctype = self.render(feed)
         return web.Response(body=body, headers={"Content-Type": ctype})
+
+    async def _raw(self, request: web.Request, raw: RawFeed) -> web.StreamResponse:
+        headers = {"Content-Type": raw.content_type, **raw.headers}
+        if not raw.slow:
+            return web.Response(body=raw.body, headers=headers)
+        resp = web.StreamResponse(headers=headers)
+        await resp.prepare(request)
+        await resp.write(raw.body)
+        try:
+            for _ in range(600):  # about ten minutes of one byte a second
+                await asyncio.sleep(1)
+                await resp.write(b" ")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return resp
 
     async def _page(self, request: web.Request) -> web.Response:
         art = self.pages.get(request.match_info["slug"])

@@ -1,0 +1,140 @@
+"""Hostile input across services: broken and malicious feeds are recorded on
+their feed, malformed events are dead-lettered, and no worker dies while the
+good feeds keep flowing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis as redis_sync
+
+from shared import streams
+from tests.support.feedsite import FeedSite, RawFeed
+from tests.support.pipeline import Pipeline, get_json, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title>
+<item><title>&lol9;</title><link>http://example.com/a</link></item></channel></rss>"""
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>x</title>
+<item><title>&xxe;</title><link>http://example.com/b</link><description>&xxe;</description></item>
+</channel></rss>"""
+
+TRUNCATED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>cut</title><item><tit'
+
+
+def many_items(n: int) -> bytes:
+    items = "".join(
+        f"<item><title>Item {i}</title><link>http://example.com/many/{i}</link>"
+        f"<guid>many-{i}</guid><description>Entry number {i} of a very long feed</description>"
+        "</item>"
+        for i in range(n)
+    )
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>many</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+HOSTILE = {
+    "billion-laughs": RawFeed(BILLION_LAUGHS),
+    "xxe": RawFeed(XXE),
+    "gzip-bomb": RawFeed(
+        gzip.compress(b"<rss>" + b" " * 50_000_000), headers={"Content-Encoding": "gzip"}
+    ),
+    "garbage": RawFeed(bytes(range(256)) * 64, content_type="application/octet-stream"),
+    "empty": RawFeed(b""),
+    "truncated": RawFeed(TRUNCATED),
+    "huge-feed": RawFeed(many_items(25_000)),
+    "slow": RawFeed(b'<?xml version="1.0"?><rss version="2.0"><channel>', slow=True),
+}
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[FeedSite]:
+    site = FeedSite(seed=5)
+    await site.start()
+    yield site
+    await site.stop()
+
+
+async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
+    site: FeedSite, redis_url: str, tmp_path: Path
+) -> None:
+    site.raw.update(HOSTILE)
+    site.add_feed("good-rss", "rss", 20)
+    site.add_feed("good-json", "json", 20)
+    pipe = Pipeline(
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        extra_env={"FEEDPIPE_FETCH_TIMEOUT": "5", "FEEDPIPE_READ_TIMEOUT": "3"},
+    )
+    pipe.start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            assert await wait_until(lambda: get_json(session, f"{pipe.api}/healthz"), timeout=60), (
+                pipe.log_tail()
+            )
+            workers = {
+                s: {p.pid for p in pipe.workers(s)}
+                for s in ("poller", "parser", "deduplicator", "indexer")
+            }
+            for name in HOSTILE:
+                pipe.cli("feeds", "add", site.feed_url(name))
+            for name in ("good-rss", "good-json"):
+                pipe.cli("feeds", "add", site.feed_url(name))
+
+            # Malformed events straight onto every stream go to that stage's DLQ.
+            client = redis_sync.Redis.from_url(redis_url)
+            for stream, _group in streams.STAGE_INPUTS.values():
+                client.xadd(stream, {streams.DATA_FIELD: b'{"schema_version": 99}'})
+
+            async def good_feeds_indexed() -> bool:
+                for art in site.articles:
+                    found = await get_json(session, f"{pipe.api}/search", q=art.token, limit=1)
+                    if found["total"] != 1:
+                        return False
+                return True
+
+            assert await wait_until(good_feeds_indexed, timeout=240), pipe.log_tail()
+
+            def feeds_by_url() -> dict[str, dict[str, object]]:
+                listed = json.loads(pipe.cli("feeds", "list", "--json").stdout)
+                return {f["url"]: f for f in listed}
+
+            async def hostile_recorded() -> bool:
+                feeds = feeds_by_url()
+                broken = [n for n in HOSTILE if n != "huge-feed"]
+                return all(feeds[site.feed_url(n)]["last_error"] for n in broken)
+
+            assert await wait_until(hostile_recorded, timeout=120), json.dumps(
+                feeds_by_url(), indent=1
+            )
+
+            for stage in streams.STAGE_INPUTS:
+                letters = client.xrange(streams.dlq_stream(stage))
+                assert any(b"schema" in fields[b"error"] for _id, fields in letters), stage
+            client.close()
+
+            after = {s: {p.pid for p in pipe.workers(s)} for s in workers}
+            assert after == workers, "a worker died and was restarted"
+    finally:
+        pipe.stop()

@@ -1,0 +1,1 @@
+"""The parser service: feed documents in, canonical articles out."""

@@ -1,0 +1,68 @@
+"""Article page HTML -> main text and page metadata (trafilatura).
+
+trafilatura is the accuracy reference for news pages; ``fast=True`` skips its
+second-chance fallbacks (readability/justext), ``include_comments=False``
+keeps reader comments out, and ``favor_precision=True`` drops borderline
+blocks (teasers, bios, newsletter boxes) rather than risk them reaching the
+index — measured in benchmarks/extraction_quality.py.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+from trafilatura import bare_extraction
+
+from services.parser.feeds import to_utc
+
+
+@dataclass(frozen=True, slots=True)
+class PageContent:
+    text: str
+    html: str
+    canonical_url: str | None
+    title: str | None
+    site_name: str | None
+    published: datetime | None
+    language: str | None
+    authors: list[str]
+
+
+def text_to_html(text: str) -> str:
+    """Paragraph markup for extracted text: one ``<p>`` per line."""
+    return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
+
+
+def extract_page(
+    page: bytes | str, *, url: str, favor_precision: bool = True
+) -> PageContent | None:
+    """Main content of an article page, or None when nothing usable was found."""
+    doc = bare_extraction(
+        page,
+        url=url,
+        fast=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=favor_precision,
+        with_metadata=True,
+    )
+    if doc is None or isinstance(doc, dict):
+        return None
+    text = (doc.text or "").strip()
+    if not text:
+        return None
+    # trafilatura reports <link rel=canonical> / og:url here, else the URL we gave.
+    canonical = doc.url if doc.url and doc.url != url else None
+    authors = [a.strip() for a in (doc.author or "").split(";") if a.strip()]
+    return PageContent(
+        text=text,
+        html=text_to_html(text),
+        canonical_url=canonical,
+        title=(doc.title or "").strip() or None,
+        site_name=(doc.sitename or "").strip() or None,
+        published=to_utc(doc.date) if doc.date else None,
+        language=doc.language or None,
+        authors=authors,
+    )

@@ -1,0 +1,53 @@
+"""Per-entry fingerprints ("this version of this entry was published") and the
+feed's observed publishing rate. Pure functions; the Redis side is in the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+import xxhash
+
+from services.parser.feeds import RawEntry
+from shared import streams
+
+MAX_RATE_ENTRIES: Final = 50
+
+
+def entry_fingerprint(feed_id: str, entry: RawEntry, *, url: str | None) -> str:
+    """feed id + identity (GUID, else URL) + hash of what the feed says about
+    the entry. A changed title or body gives a new fingerprint (an update); an
+    unchanged entry on the next poll gives the same one and is skipped."""
+    identity = entry.guid or url or ""
+    h = xxhash.xxh3_128()
+    for part in (
+        feed_id,
+        identity,
+        entry.title,
+        entry.summary_html,
+        entry.content_html,
+        entry.link or "",
+        entry.published.isoformat() if entry.published else "",
+        entry.updated.isoformat() if entry.updated else "",
+    ):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def seen_key(fingerprint: str) -> str:
+    # One key per published entry version, with a TTL (dedup window).
+    return f"{streams.PAGE_SEEN_PREFIX}{fingerprint}"
+
+
+def publish_rate_per_day(dates: Sequence[datetime | None]) -> float | None:
+    """Entries per day over the span of the newest dated entries; None with
+    fewer than two distinct dates."""
+    known = sorted((d for d in dates if d is not None), reverse=True)[:MAX_RATE_ENTRIES]
+    if len(known) < 2:
+        return None
+    span_days = (known[0] - known[-1]).total_seconds() / 86400.0
+    if span_days <= 0:
+        return None
+    return (len(known) - 1) / span_days

@@ -1,0 +1,148 @@
+"""RawEntry (+ optional extracted page) -> the canonical :class:`Article`."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Final
+
+import xxhash
+
+from services.parser.extract import PageContent
+from services.parser.feeds import ParsedFeed, RawEntry
+from services.parser.html import html_to_text, inline_text, sanitize_html
+from services.parser.language import choose_language
+from shared.events import Article, Enclosure
+from shared.urls import article_id_for, canonicalize_url
+
+# Below this many characters of text an entry is a teaser: in ``auto`` mode
+# its page is fetched for the full article.
+SUBSTANTIAL_CHARS: Final = 300
+SUMMARY_CHARS: Final = 1000
+_SEPARATORS: Final = r"\s+[-|–—·:»/]\s+"
+
+
+def clean_title(title: str, site_names: list[str | None]) -> str:
+    """Drop a known site name glued to a title: "Story - Site", "Site | Story".
+
+    Only names the feed or the page declared are removed, so a title that
+    merely contains a dash stays whole.
+    """
+    title = " ".join(title.split())
+    for name in site_names:
+        if not name:
+            continue
+        name = " ".join(name.split())
+        if not name or name.casefold() == title.casefold():
+            continue
+        escaped = re.escape(name)
+        for pattern in (rf"{_SEPARATORS}{escaped}\s*$", rf"^\s*{escaped}{_SEPARATORS}"):
+            stripped = re.sub(pattern, "", title, flags=re.IGNORECASE)
+            if stripped != title and stripped.strip():
+                return stripped.strip()
+    return title
+
+
+def entry_identity(entry: RawEntry, *, base_url: str) -> tuple[str | None, str | None]:
+    """(canonical URL, GUID) of an entry as the feed gives them."""
+    url = canonicalize_url(entry.link, base=base_url)
+    guid = entry.guid
+    if url is None and guid and guid.startswith(("http://", "https://")):
+        url = canonicalize_url(guid)  # RSS guid isPermaLink
+    return url, guid
+
+
+def needs_page(text: str) -> bool:
+    return len(text) < SUBSTANTIAL_CHARS
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def build_article(
+    entry: RawEntry,
+    *,
+    feed: ParsedFeed,
+    feed_id: str,
+    feed_url: str,
+    base_url: str,
+    fetched_at: datetime,
+    page: PageContent | None = None,
+) -> Article:
+    """One canonical article. Dates fall back published -> updated -> page and
+    are never invented: without any, ``date_source`` says "missing"."""
+    url, guid = entry_identity(entry, base_url=base_url)
+    if page is not None and page.canonical_url:
+        url = canonicalize_url(page.canonical_url, base=url or base_url) or url
+    if url is None and not guid:
+        # Neither link nor GUID: identify the entry by what it says, so a
+        # re-poll of the same entry maps to the same article.
+        guid = "content:" + xxhash.xxh3_64_hexdigest(
+            f"{entry.title}\x00{entry.summary_html}\x00{entry.content_html}".encode()
+        )
+    article_id = article_id_for(url=url, feed_id=feed_id, guid=guid)
+    link_base = url or base_url
+
+    feed_html = entry.content_html or entry.summary_html
+    summary_src = entry.summary_html or entry.content_html
+    summary = _truncate(html_to_text(summary_src), SUMMARY_CHARS)
+    if page is not None:
+        content_html = sanitize_html(page.html)
+        text = page.text
+        content_source = "page"
+    else:
+        content_html = sanitize_html(feed_html, base_url=link_base)
+        text = html_to_text(feed_html)
+        content_source = "feed"
+
+    title = inline_text(entry.title) if entry.title else ""
+    if not title and page is not None and page.title:
+        title = page.title
+    title = clean_title(title, [page.site_name if page else None, feed.title])
+
+    if entry.published is not None:
+        published, date_source = entry.published, "published"
+    elif entry.updated is not None:
+        published, date_source = entry.updated, "updated"
+    elif page is not None and page.published is not None:
+        published, date_source = page.published, "page"
+    else:
+        published, date_source = None, "missing"
+
+    language = choose_language(
+        entry.language,
+        feed.language,
+        page.language if page else None,
+        text=f"{title}\n{text or summary}",
+    )
+    authors = entry.authors or (page.authors if page else [])
+    enclosures = [
+        Enclosure(url=u, type=e.type, length=e.length)
+        for e in entry.enclosures
+        if (u := canonicalize_url(e.url, base=link_base)) is not None
+    ]
+    return Article(
+        article_id=article_id,
+        feed_id=feed_id,
+        feed_url=feed_url,
+        url=url,
+        guid=guid,
+        title=title,
+        authors=authors,
+        categories=entry.categories,
+        published_at=published,
+        updated_at=entry.updated,
+        date_source=date_source,
+        language=language,
+        summary=summary,
+        content_html=content_html,
+        text=text,
+        enclosures=enclosures,
+        source_format=feed.format,
+        fetched_at=fetched_at,
+        content_source=content_source,
+    )

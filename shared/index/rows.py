@@ -54,16 +54,21 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _clean(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; no backend should index it.
+    return value.replace("\x00", "")
+
+
 def article_row(event: ArticleUnique) -> ArticleRow:
     a = event.article
-    text = a.text or a.summary
+    text = _clean(a.text or a.summary)
     published = _utc(a.published_at)
     language = normalise_language(a.language)
     digest = xxhash.xxh3_64_hexdigest(
         "\x1f".join(
             [
                 a.url or "",
-                a.title,
+                _clean(a.title),
                 text,
                 language or "",
                 published.isoformat() if published else "",
@@ -78,7 +83,7 @@ def article_row(event: ArticleUnique) -> ArticleRow:
     return ArticleRow(
         id=a.article_id,
         url=a.url,
-        title=a.title,
+        title=_clean(a.title),
         text=text,
         language=language,
         published_at=published,

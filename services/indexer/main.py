@@ -1,0 +1,39 @@
+"""Indexer service wiring: settings -> runtime -> index -> stage -> run."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.indexer.handler import IndexHandler
+from shared.events import ArticleUnique
+from shared.index import open_index
+from shared.service import ServiceRuntime
+from shared.stage import StreamStage
+
+
+def main() -> None:
+    runtime = ServiceRuntime("indexer")
+    settings = runtime.settings
+    index = open_index(settings.resolved_index_url)
+    stage = StreamStage(
+        stage="indexer",
+        model=ArticleUnique,
+        redis=runtime.redis,
+        settings=settings,
+        handler=IndexHandler(index),
+    )
+    runtime.consume(stage, event_model=ArticleUnique)
+
+    async def prepare(stop: asyncio.Event) -> None:
+        # Create/migrate the schema at start; a failure is retried by the
+        # runtime's loop guard, and apply() would set it up lazily anyway.
+        await index.setup()
+
+    runtime.add_loop(prepare)
+    runtime.add_ready_check(index.ping)
+    runtime.on_shutdown(index.close)
+    runtime.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ from typing import Any
 import xxhash
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from shared import streams
 from shared.events import FullContent
@@ -167,11 +168,36 @@ return 0
 """
 
 
+# HSET only when the feed hash still exists: a feed removed while it was being
+# polled must not come back as a partial hash.
+_UPDATE_IF_EXISTS_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV))
+  return 1
+end
+return 0
+"""
+
+# Move a feed to a new URL unless that URL already belongs to another feed.
+# KEYS: feed-by-url, feed hash. ARGV: feed id, old url, new url.
+_CHANGE_URL_LUA = """
+local other = redis.call('HGET', KEYS[1], ARGV[3])
+if other and other ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], 'url', ARGV[3])
+return 1
+"""
+
+
 class FeedRegistry:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
+        self._update_if_exists = redis.register_script(_UPDATE_IF_EXISTS_LUA)
+        self._change_url = redis.register_script(_CHANGE_URL_LUA)
 
     async def add(
         self,
@@ -322,13 +348,60 @@ class FeedRegistry:
         else:
             await self.redis.zrem(streams.SCHEDULE, feed_id)
 
-    async def change_url(self, feed_id: str, old_url: str, new_url: str) -> None:
-        """A permanent redirect moved the feed: keep its id, follow the new URL."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(streams.FEED_BY_URL, old_url)
-        pipe.hset(streams.FEED_BY_URL, new_url, feed_id)
-        pipe.hset(streams.feed_key(feed_id), "url", new_url)
-        await pipe.execute()
+    async def change_url(self, feed_id: str, old_url: str, new_url: str) -> bool:
+        """A permanent redirect moved the feed: keep its id, follow the new URL.
+        False (nothing changed) when the new URL is another registered feed."""
+        done = await self._change_url(
+            keys=[streams.FEED_BY_URL, streams.feed_key(feed_id)],
+            args=[feed_id, old_url, new_url],
+        )
+        return bool(done)
+
+    # --- batched writes (the poller queues many feeds' results in one pipeline) --
+    async def queue_update(self, pipe: Pipeline, feed_id: str, fields: dict[str, Any]) -> None:
+        """Queue an update of a feed's fields that is skipped if the feed is gone."""
+        flat: list[str] = []
+        for key, value in _encode(fields).items():
+            flat += [key, value]
+        if flat:
+            await self._update_if_exists(keys=[streams.feed_key(feed_id)], args=flat, client=pipe)
+
+    async def queue_reschedule(
+        self, pipe: Pipeline, feed_id: str, *, lease_until: float, next_poll_at: float
+    ) -> None:
+        await self._release(
+            keys=[streams.SCHEDULE], args=[feed_id, lease_until, next_poll_at], client=pipe
+        )
+
+    async def queue_change_url(
+        self, pipe: Pipeline, feed_id: str, old_url: str, new_url: str
+    ) -> None:
+        await self._change_url(
+            keys=[streams.FEED_BY_URL, streams.feed_key(feed_id)],
+            args=[feed_id, old_url, new_url],
+            client=pipe,
+        )
+
+    async def queue_unschedule(self, pipe: Pipeline, feed_id: str) -> None:
+        pipe.zrem(streams.SCHEDULE, feed_id)
+
+    async def state_counts(self) -> dict[str, int]:
+        """Feeds by health: ok, error, disabled (for the ``feedpipe_feeds`` gauge)."""
+        ids = await self.ids()
+        counts = {"ok": 0, "error": 0, "disabled": 0}
+        pipe = self.redis.pipeline(transaction=False)
+        for feed_id in ids:
+            pipe.hmget(streams.feed_key(feed_id), ["enabled", "last_status", "last_error"])
+        for enabled, status, error in await pipe.execute():
+            if enabled is None:
+                continue
+            if _text(enabled) != "1":
+                counts["disabled"] += 1
+            elif (error and _text(error)) or _text(status or b"new") not in HEALTHY:
+                counts["error"] += 1
+            else:
+                counts["ok"] += 1
+        return counts
 
     # --- schedule ------------------------------------------------------------
     async def claim_due(self, *, now: float, limit: int, lease: float) -> list[tuple[str, float]]:
@@ -343,6 +416,11 @@ class FeedRegistry:
             keys=[streams.SCHEDULE], args=[feed_id, lease_until, next_poll_at]
         )
         return bool(done)
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest scheduled feed is due (None with an empty schedule)."""
+        first = await self.redis.zrange(streams.SCHEDULE, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
 
     async def oldest_due(self, now: float) -> float | None:
         """Seconds the most overdue feed is late (None when nothing is due)."""

@@ -1,8 +1,4 @@
-"""A local HTTP server on 127.0.0.1 for fetcher and poller tests.
-
-Imported as ``from feedserver import FeedServer`` (pytest puts ``tests/`` on
-``sys.path`` because the directory has a conftest and no ``__init__``).
-"""
+"""A local HTTP server on 127.0.0.1 for fetcher and poller tests."""
 
 from __future__ import annotations
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
-import sys
 import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -24,10 +22,8 @@ from shared.fetcher import (
 )
 from shared.netguard import guarded_socket_factory, is_public_address
 from shared.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for the helpers
-from conftest import free_port
-from feedserver import RSS, FeedServer, never_ending
+from tests.conftest import free_port
+from tests.feedserver import RSS, FeedServer, never_ending
 
 LIMIT = 64 * 1024
 

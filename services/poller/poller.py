@@ -1,0 +1,290 @@
+"""The polling loop: claim due feeds, fetch them, record what happened.
+
+Reads top to bottom like the refresh of one feed: claim -> fetch -> plan
+(pure, :mod:`services.poller.outcome`) -> write. Writes of many feeds are
+queued and sent to Redis in one pipeline (state, schedule and the published
+``FeedFetched`` events), which is what keeps a 304-heavy poll cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.poller.outcome import PollPlan, Verdict, plan_poll
+from shared import metrics, streams
+from shared.events import FeedFetched
+from shared.feeds import Feed, FeedRegistry
+from shared.fetcher import FetchResult, SafeFetcher
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.streaminfo import group_info
+
+log = get_logger(__name__)
+
+IDLE_MAX_S = 1.0  # longest sleep when nothing is due (new feeds are seen this fast)
+IDLE_MIN_S = 0.02
+BACKPRESSURE_CHECK_S = 2.0
+FEED_GAUGE_EVERY_S = 30.0
+WRITE_BATCH = 500
+
+
+@dataclass(slots=True)
+class _Write:
+    feed: Feed
+    lease_until: float
+    plan: PollPlan
+    event: FeedFetched | None
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        *,
+        fetcher: SafeFetcher | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        name: str = "poller",
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.registry = FeedRegistry(redis)
+        self.fetcher = fetcher or SafeFetcher(settings, redis=redis)
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.name = name
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._writes: asyncio.Queue[_Write | None] = asyncio.Queue()
+        self._paused = False
+        self._throttle = 1.0  # share of poll_concurrency allowed by backpressure
+        self._next_backpressure_check = 0.0
+        self._next_gauges = 0.0
+        self.polls = 0  # feeds fully handled by this poller (for tests and benchmarks)
+
+    # --- main loop ------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        writer = asyncio.create_task(self._writer())
+        try:
+            while not stop.is_set():
+                await self._observe()
+                claimed = await self._claim_and_start()
+                if claimed == 0 or len(self._inflight) >= self._capacity():
+                    await self._idle(stop)
+                else:
+                    await asyncio.sleep(0)  # let fetches start before claiming more
+        finally:
+            await self._drain(writer)
+
+    async def run_until_idle(self) -> None:
+        """Poll everything due now, then return (tests, one-shot runs)."""
+        writer = asyncio.create_task(self._writer())
+        try:
+            while True:
+                claimed = await self._claim_and_start()
+                if claimed == 0 and not self._inflight:
+                    break
+                if self._inflight:
+                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await self._drain(writer)
+
+    def _capacity(self) -> int:
+        return max(int(self.settings.poll_concurrency * self._throttle), 0)
+
+    async def _claim_and_start(self) -> int:
+        free = self._capacity() - len(self._inflight)
+        if free <= 0 or self._paused:
+            return 0
+        now = self.clock()
+        claimed = await self.registry.claim_due(
+            now=now, limit=min(free, self.settings.batch_size), lease=self.settings.lease_seconds
+        )
+        if not claimed:
+            return 0
+        leases = dict(claimed)
+        feeds = await self.registry.get_many(list(leases))
+        for feed in feeds:
+            task = asyncio.create_task(self._poll(feed, leases[feed.feed_id]))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(claimed)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Sleep until a fetch finishes, the next feed is due, or stop."""
+        next_due = await self.registry.next_due_at()
+        now = self.clock()
+        delay = IDLE_MAX_S if next_due is None else next_due - now
+        delay = min(max(delay, IDLE_MIN_S), IDLE_MAX_S)
+        waiters: set[asyncio.Future[object]] = set(self._inflight)  # type: ignore[arg-type]
+        stopper = asyncio.ensure_future(stop.wait())
+        waiters.add(stopper)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+
+    # --- one feed ---------------------------------------------------------------------
+    async def _poll(self, feed: Feed, lease_until: float) -> None:
+        with structlog.contextvars.bound_contextvars(feed_id=feed.feed_id, feed_url=feed.url):
+            try:
+                if not feed.enabled:
+                    return  # disabled meanwhile; set_enabled removed it from the schedule
+                result = await self.fetcher.fetch(
+                    feed.url, etag=feed.etag, last_modified=feed.last_modified
+                )
+                now = self.clock()
+                plan = plan_poll(feed, result, settings=self.settings, now=now, rng=self.rng)
+                self._observe_fetch(result)
+                event = self._event(feed, result, now) if plan.publish else None
+                self._log(feed, result, plan)
+                self._writes.put_nowait(_Write(feed, lease_until, plan, event))
+            except Exception:
+                # The lease runs out and another poll picks the feed up.
+                log.exception("Feed poll crashed")
+
+    @staticmethod
+    def _event(feed: Feed, result: FetchResult, now: float) -> FeedFetched:
+        return FeedFetched(
+            feed_id=feed.feed_id,
+            feed_url=feed.url,
+            final_url=result.final_url,
+            fetched_at=datetime.fromtimestamp(now, UTC),
+            content_type=result.content_type,
+            body=result.body,
+            full_content=feed.full_content,
+        )
+
+    @staticmethod
+    def _observe_fetch(result: FetchResult) -> None:
+        metrics.FEED_FETCHES.labels(result.result.value).inc()
+        metrics.FEED_FETCH_SECONDS.observe(result.elapsed)
+
+    @staticmethod
+    def _log(feed: Feed, result: FetchResult, plan: PollPlan) -> None:
+        fields = {
+            "result": result.result.value,
+            "verdict": plan.verdict.value,
+            "status": result.status,
+            "elapsed": round(result.elapsed, 4),
+            "next_poll_at": datetime.fromtimestamp(plan.next_poll_at, UTC).isoformat(),
+        }
+        if plan.verdict in (Verdict.FAILED, Verdict.GONE):
+            log.warning(plan.message, error=plan.fields.get("last_error"), **fields)
+        elif plan.verdict is Verdict.DEFERRED:
+            log.info(plan.message, reason=result.error, **fields)
+        elif plan.verdict is Verdict.CHANGED:
+            log.info(plan.message, bytes=len(result.body), **fields)
+        else:
+            log.debug(plan.message, **fields)
+        if plan.new_url:
+            log.info("Feed moved permanently", new_url=plan.new_url)
+
+    # --- writes ------------------------------------------------------------------------
+    async def _writer(self) -> None:
+        """Write queued results in batches until the ``None`` sentinel."""
+        done = False
+        while not done:
+            batch: list[_Write] = []
+            item = await self._writes.get()
+            while True:
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+                if len(batch) >= WRITE_BATCH or self._writes.empty():
+                    break
+                item = self._writes.get_nowait()
+            if batch:
+                await self._flush(batch)
+
+    async def _flush(self, batch: list[_Write]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for w in batch:
+            if w.event is not None:
+                pipe.xadd(streams.FETCHED, {streams.DATA_FIELD: w.event.model_dump_json()})
+            if w.plan.fields:
+                await self.registry.queue_update(pipe, w.feed.feed_id, w.plan.fields)
+            if w.plan.new_url:
+                await self.registry.queue_change_url(
+                    pipe, w.feed.feed_id, w.feed.url, w.plan.new_url
+                )
+            if w.plan.disable:
+                await self.registry.queue_unschedule(pipe, w.feed.feed_id)
+            else:
+                await self.registry.queue_reschedule(
+                    pipe,
+                    w.feed.feed_id,
+                    lease_until=w.lease_until,
+                    next_poll_at=w.plan.next_poll_at,
+                )
+        for attempt in range(5):
+            try:
+                await pipe.execute()
+                break
+            except RedisError as exc:
+                log.warning(
+                    "Writing poll results failed, retrying", error=str(exc), feeds=len(batch)
+                )
+                await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            log.error("Poll results lost; their leases will expire", feeds=len(batch))
+        self.polls += len(batch)
+
+    async def _drain(self, writer: asyncio.Task[None]) -> None:
+        """Finish fetches in flight and write their results before returning."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self.settings.fetch_timeout + 1)
+        for task in list(self._inflight):
+            task.cancel()  # leases expire; another poll takes the feeds
+        self._writes.put_nowait(None)
+        try:
+            await asyncio.wait_for(writer, timeout=10)
+        except TimeoutError:
+            log.warning("Poll results still unwritten at shutdown; their leases will expire")
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+    # --- observation -------------------------------------------------------------------
+    async def _observe(self) -> None:
+        now = self.clock()
+        if now >= self._next_backpressure_check:
+            self._next_backpressure_check = now + BACKPRESSURE_CHECK_S
+            await self._check_backpressure()
+            late = await self.registry.oldest_due(now)
+            metrics.SCHEDULE_LAG.set(max(late or 0.0, 0.0))
+        if now >= self._next_gauges:
+            self._next_gauges = now + FEED_GAUGE_EVERY_S
+            for state, count in (await self.registry.state_counts()).items():
+                metrics.FEEDS.labels(state).set(count)
+
+    async def _check_backpressure(self) -> None:
+        """Slow down when the parser falls behind: fewer claims from half the
+        threshold, none at the threshold."""
+        threshold = self.settings.lag_threshold
+        lag = (await group_info(self.redis, streams.FETCHED, streams.GROUP_PARSER)).lag
+        paused = lag >= threshold
+        throttle = (
+            1.0 if lag <= threshold / 2 else max(1.0 - (lag - threshold / 2) / (threshold / 2), 0.0)
+        )
+        if paused != self._paused:
+            if paused:
+                log.warning(
+                    "Parser lag above threshold, pausing polls", lag=lag, threshold=threshold
+                )
+            else:
+                log.info("Parser lag back under threshold, resuming polls", lag=lag)
+        elif throttle < 1.0 and self._throttle == 1.0:
+            log.info("Parser lag rising, polling fewer feeds at once", lag=lag, threshold=threshold)
+        self._paused = paused
+        self._throttle = max(throttle, 0.05) if not paused else 0.0

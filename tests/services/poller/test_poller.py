@@ -1,0 +1,374 @@
+"""The poller loop against a local feed server and the real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+
+import pytest
+from aiohttp import web
+from prometheus_client import REGISTRY
+
+from shared import streams
+from shared.events import FeedFetched
+from shared.feeds import FeedRegistry, FeedStatus
+from tests.feedserver import RSS
+
+pytestmark = pytest.mark.integration
+
+
+async def fetched_events(redis) -> list[FeedFetched]:
+    entries = await redis.xrange(streams.FETCHED)
+    return [
+        FeedFetched.model_validate_json(fields[streams.DATA_FIELD.encode()])
+        for _id, fields in entries
+    ]
+
+
+async def test_first_poll_publishes_the_document(server, redis, make_poller) -> None:
+    url = server.feed("/f", etag='"v1"')
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(url)
+    before = time.time()
+    await make_poller().run_until_idle()
+
+    events = await fetched_events(redis)
+    assert len(events) == 1
+    assert events[0].feed_id == feed.feed_id
+    assert events[0].body == RSS
+    assert events[0].final_url == url
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.OK
+    assert state.etag == '"v1"'
+    assert state.last_error is None
+    assert state.next_poll_at is not None
+    assert state.next_poll_at >= before + 600  # default_interval, no hints
+    score = await redis.zscore(streams.SCHEDULE, feed.feed_id)
+    assert score == pytest.approx(state.next_poll_at)
+
+
+async def test_repoll_is_conditional_and_304_publishes_nothing(server, redis, make_poller) -> None:
+    url = server.feed("/f", etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(url)
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    second = server.seen[1].headers
+    assert second["If-None-Match"] == '"v1"'
+    assert second["If-Modified-Since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert len(await fetched_events(redis)) == 1
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.NOT_MODIFIED
+    assert state.http_status == 304
+
+
+async def test_same_body_without_validators_is_unchanged(server, redis, make_poller) -> None:
+    url = server.feed("/plain")
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(url)
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    assert server.hits["/plain"] == 2
+    assert len(await fetched_events(redis)) == 1
+
+
+async def test_changed_body_is_published_again(server, redis, make_poller) -> None:
+    bodies = iter([RSS, RSS.replace(b"One", b"Two")])
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=next(bodies), content_type="application/rss+xml")
+
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.route("/changing", handler))
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    events = await fetched_events(redis)
+    assert [b"Two" in e.body for e in events] == [False, True]
+
+
+async def test_304_keeps_a_parse_error(server, redis, make_poller) -> None:
+    url = server.feed("/broken", etag='"b"')
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(url)
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.record_parse(feed.feed_id, error="not well-formed (line 3)")
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert server.hits["/broken"] == 2
+    assert state.last_status is FeedStatus.PARSE_ERROR
+    assert state.last_error == "not well-formed (line 3)"
+
+
+@pytest.mark.parametrize("status", [404, 500])
+async def test_http_error_is_recorded(server, redis, make_poller, status: int) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.status("/err", status))
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.HTTP_ERROR
+    assert state.http_status == status
+    assert state.error_count == 1
+    assert state.last_error is not None
+    assert str(status) in state.last_error
+    assert "next try at" in state.last_error
+    assert state.enabled
+
+
+async def test_500_backoff_grows_and_never_gives_up(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.status("/down", 500))
+    poller = make_poller()
+    waits = []
+    state = None
+    for _ in range(4):
+        await registry.poll_now([feed.feed_id])
+        await poller.run_until_idle()
+        state = await registry.get(feed.feed_id)
+        assert state is not None
+        assert state.last_polled_at is not None
+        assert state.next_poll_at is not None
+        waits.append(state.next_poll_at - state.last_polled_at)
+    assert state is not None
+    assert state.error_count == 4
+    assert state.enabled
+    assert waits == sorted(waits)
+    assert waits[-1] > 2 * waits[0]
+
+
+async def test_recovery_clears_the_error(server, redis, make_poller) -> None:
+    statuses = iter([500, 200])
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        status = next(statuses)
+        if status != 200:
+            return web.Response(status=status)
+        return web.Response(body=RSS, content_type="application/rss+xml")
+
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.route("/flaky", handler))
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.OK
+    assert state.last_error is None
+    assert state.error_count == 0
+
+
+async def test_410_disables_the_feed(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.status("/gone", 410))
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.GONE
+    assert not state.enabled
+    assert await redis.zscore(streams.SCHEDULE, feed.feed_id) is None
+
+
+@pytest.mark.parametrize("status", [301, 308])
+async def test_permanent_redirect_updates_the_url(server, redis, make_poller, status) -> None:
+    new = server.feed("/new")
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.redirect("/old", status, "/new"))
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.url == new
+    assert await registry.resolve(new) == feed.feed_id
+    assert await registry.resolve(server.url("/old")) is None
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_temporary_redirect_keeps_the_url(server, redis, make_poller, status) -> None:
+    server.feed("/new")
+    registry = FeedRegistry(redis)
+    old = server.redirect("/old", status, "/new")
+    feed, _ = await registry.add(old)
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.url == old
+    assert (await fetched_events(redis))[0].final_url == server.url("/new")
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_defers_every_feed_of_the_host(server, redis, make_poller, status):
+    registry = FeedRegistry(redis)
+    busy, _ = await registry.add(server.status("/busy", status, {"Retry-After": "900"}))
+    poller = make_poller()
+    await poller.run_until_idle()
+    other, _ = await registry.add(server.feed("/other"))
+    before = time.time()
+    await make_poller(seed=2).run_until_idle()  # another poller process
+
+    assert server.hits["/other"] == 0
+    busy_state = await registry.get(busy.feed_id)
+    other_state = await registry.get(other.feed_id)
+    assert busy_state is not None
+    assert other_state is not None
+    assert busy_state.next_poll_at is not None
+    assert busy_state.next_poll_at >= before + 850
+    assert other_state.error_count == 0  # waiting is not an error of that feed
+    assert other_state.next_poll_at is not None
+    assert other_state.next_poll_at >= before + 850
+
+
+async def test_fixed_interval_overrides_adaptation(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.feed("/f"), interval=120)
+    await registry.record_parse(feed.feed_id, error=None, publish_rate=1000.0, feed_ttl=3000.0)
+    before = time.time()
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.next_poll_at is not None
+    assert before + 120 <= state.next_poll_at <= time.time() + 120 * 1.1
+
+
+async def test_fixed_interval_is_never_below_the_floor(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.feed("/f"), interval=1)
+    before = time.time()
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.next_poll_at is not None
+    assert state.next_poll_at >= before + 60
+
+
+async def test_html_page_is_reported_with_its_feed(server, redis, make_poller) -> None:
+    page = b'<html><head><link rel="alternate" type="application/atom+xml" href="/atom">'
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.feed("/blog", page, content_type="text/html"))
+    await make_poller().run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.NOT_A_FEED
+    assert state.suggested_feed == server.url("/atom")
+    assert not await fetched_events(redis)
+
+
+async def test_refused_private_address_is_recorded(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.feed("/f"))
+    await make_poller(allow_private_networks=False).run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.last_status is FeedStatus.REFUSED
+    assert not server.seen
+
+
+async def test_fetch_results_are_counted(server, redis, make_poller) -> None:
+    def sample() -> float:
+        labels = {"result": "http_error"}
+        return REGISTRY.get_sample_value("feedpipe_feed_fetches_total", labels) or 0.0
+
+    registry = FeedRegistry(redis)
+    await registry.add(server.status("/e", 404))
+    before = sample()
+    await make_poller().run_until_idle()
+    assert sample() == before + 1
+
+
+# --- several pollers ----------------------------------------------------------------
+
+
+async def test_three_pollers_fetch_each_feed_once_per_cycle(server, redis, make_poller) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.001)
+        return web.Response(status=304)
+
+    registry = FeedRegistry(redis)
+    ids = []
+    for i in range(500):
+        feed, _ = await registry.add(server.route(f"/feed/{i}", handler))
+        ids.append(feed.feed_id)
+    pollers = [make_poller(seed=n, batch_size=20) for n in range(3)]
+
+    for cycle in (1, 2):
+        await asyncio.gather(*(p.run_until_idle() for p in pollers))
+        per_feed = collections.Counter(server.hits[f"/feed/{i}"] for i in range(500))
+        assert per_feed == {cycle: 500}
+        await registry.poll_now(ids)
+    assert all(p.polls > 0 for p in pollers)  # the work was shared
+
+
+async def test_a_crashed_pollers_leases_expire_and_are_taken_over(
+    server, redis, make_poller
+) -> None:
+    registry = FeedRegistry(redis)
+    for i in range(20):
+        await registry.add(server.feed(f"/f{i}"))
+    # The crashed poller claimed everything and died before fetching.
+    claimed = await registry.claim_due(now=time.time(), limit=100, lease=0.5)
+    assert len(claimed) == 20
+    survivor = make_poller()
+    await survivor.run_until_idle()
+    assert sum(server.hits.values()) == 0  # leased: nobody else touches them
+
+    await asyncio.sleep(0.6)
+    await survivor.run_until_idle()
+    assert all(server.hits[f"/f{i}"] == 1 for i in range(20))
+    # A late write by the dead poller does not overwrite the new schedule.
+    feed_id, lease_until = claimed[0]
+    assert not await registry.reschedule(feed_id, lease_until=lease_until, next_poll_at=0)
+
+
+async def test_parser_lag_pauses_polling(server, redis, make_poller) -> None:
+    await redis.xgroup_create(streams.FETCHED, streams.GROUP_PARSER, id="$", mkstream=True)
+    for _ in range(5):
+        await redis.xadd(streams.FETCHED, {streams.DATA_FIELD: b"{}"})
+    registry = FeedRegistry(redis)
+    await registry.add(server.feed("/f"))
+    poller = make_poller(lag_threshold=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert server.hits["/f"] == 0
+
+
+async def test_run_loop_polls_new_feeds_and_stops(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    poller = make_poller()
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    await registry.add(server.feed("/late"))
+    for _ in range(100):
+        if poller.polls:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert server.hits["/late"] == 1
+    assert len(await fetched_events(redis)) == 1

@@ -48,6 +48,10 @@ TRACKING_PARAMS: Final = frozenset(
         "at_medium",
         "at_campaign",
         "__twitter_impression",
+        "wt_mc",
+        "wt_zmc",
+        "ito",
+        "xtor",
     }
 )
 TRACKING_PREFIXES: Final = ("utm_", "vero_", "pk_", "mtm_", "hsa_")

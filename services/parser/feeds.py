@@ -158,6 +158,20 @@ _PERIOD_S: Final = {
 _HINT_SCAN: Final = 64 * 1024
 
 
+_LANGUAGE: Final = re.compile(
+    r"<(?:dc:)?language>\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)\s*</(?:dc:)?language>"
+    r"|<[A-Za-z][^>]*?\sxml:lang\s*=\s*[\"']([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)[\"']",
+    re.IGNORECASE,
+)
+
+
+def declared_language(text: str) -> str | None:
+    """The channel's ``<language>`` / ``dc:language`` or the first ``xml:lang``
+    (fastfeedparser does not report RSS ``<language>``)."""
+    match = _LANGUAGE.search(text[:_HINT_SCAN])
+    return (match.group(1) or match.group(2)) if match else None
+
+
 def feed_ttl_seconds(text: str) -> float | None:
     """The poll interval the feed asks for: RSS ``<ttl>`` (minutes) or the
     syndication module's period / frequency. Neither parsing library exposes
@@ -271,9 +285,13 @@ def _link(entry: Mapping[str, Any]) -> str | None:
 def _entry_from_mapping(entry: Mapping[str, Any], *, parsed_dates: bool) -> RawEntry:
     """An entry of fastfeedparser or feedparser (same dict shape) -> RawEntry."""
     content, lang = _content(entry)
-    if parsed_dates:  # feedparser: *_parsed are UTC struct_time
-        published = to_utc(entry.get("published_parsed")) or to_utc(entry.get("created_parsed"))
-        updated = to_utc(entry.get("updated_parsed"))
+    if parsed_dates:
+        # feedparser: *_parsed are UTC struct_time. dict.get bypasses its
+        # deprecated updated->published key aliasing, so each keeps its meaning.
+        published = to_utc(dict.get(entry, "published_parsed")) or to_utc(
+            dict.get(entry, "created_parsed")
+        )
+        updated = to_utc(dict.get(entry, "updated_parsed"))
     else:
         published = to_utc(entry.get("published"))
         updated = to_utc(entry.get("updated"))
@@ -396,7 +414,7 @@ def _feed(
         parser=parser,
         title=_str(feed.get("title")).strip(),
         site_url=_feed_link(feed),
-        language=_str(feed.get("language")).strip() or None,
+        language=_str(feed.get("language")).strip() or declared_language(text),
         ttl_seconds=feed_ttl_seconds(text),
         entries=entries,
         entry_errors=errors,

@@ -19,7 +19,7 @@ from shared.urls import article_id_for, canonicalize_url
 # its page is fetched for the full article.
 SUBSTANTIAL_CHARS: Final = 300
 SUMMARY_CHARS: Final = 1000
-_SEPARATORS: Final = r"\s+[-|–—·:»/]\s+"
+_SEPARATORS: Final = r"(?:\s+[-|–—·:»/]\s+|:\s+)"
 
 
 def clean_title(title: str, site_names: list[str | None]) -> str:

@@ -1,0 +1,383 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.parser import feeds
+from services.parser.feeds import (
+    FeedParseError,
+    feed_ttl_seconds,
+    parse_document,
+    sniff_format,
+    to_utc,
+)
+
+RSS20 = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+     xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"
+     xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">
+<channel>
+  <title>Example News</title><link>https://news.example.com/</link>
+  <language>en-GB</language><ttl>45</ttl>
+  <item>
+    <title>First &amp; foremost</title>
+    <link>https://news.example.com/a/1?utm_source=rss</link>
+    <guid isPermaLink="false">post-1</guid>
+    <description>&lt;p&gt;Teaser&lt;/p&gt;</description>
+    <content:encoded><![CDATA[<p>Full <b>body</b> of the first story.</p>]]></content:encoded>
+    <dc:creator>Jane Doe</dc:creator>
+    <category>Politics</category><category>Europe</category>
+    <pubDate>Tue, 03 Jun 2025 09:39:21 +0200</pubDate>
+    <enclosure url="https://cdn.example.com/a.mp3" type="audio/mpeg" length="1234"/>
+    <media:content url="https://cdn.example.com/a.jpg" medium="image"/>
+  </item>
+  <item>
+    <title>Second</title><link>/a/2</link>
+    <dc:date>2025-06-02T10:00:00Z</dc:date>
+  </item>
+</channel></rss>"""
+
+RSS091 = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+ "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old</title><link>http://old.example.com/</link>
+<item><title>Caf\xe9</title><link>http://old.example.com/1</link>
+<description>Old school</description></item></channel></rss>"""
+
+RSS10 = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+ <channel rdf:about="http://rdf.example.com/"><title>RDF site</title>
+  <link>http://rdf.example.com/</link><dc:language>fr</dc:language></channel>
+ <item rdf:about="http://rdf.example.com/x">
+  <title>Article RDF</title><link>http://rdf.example.com/x</link>
+  <description>Un article</description>
+  <dc:creator>Marie Curie</dc:creator><dc:date>2024-01-15T08:30:00+01:00</dc:date>
+  <dc:subject>Science</dc:subject>
+ </item>
+</rdf:RDF>"""
+
+ATOM10 = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="de">
+  <title>Atom Blog</title><link href="https://atom.example.org/" rel="alternate"/>
+  <id>urn:uuid:feed</id><updated>2025-01-02T00:00:00Z</updated>
+  <entry>
+    <title type="html">Hello &lt;em&gt;world&lt;/em&gt;</title>
+    <link rel="alternate" href="https://atom.example.org/hello"/>
+    <id>urn:uuid:1</id>
+    <published>2025-01-01T12:00:00-05:00</published>
+    <updated>2025-01-02T12:00:00Z</updated>
+    <author><name>A. Author</name></author><author><name>B. Author</name></author>
+    <category term="tech"/>
+    <summary>Short</summary>
+    <content type="html">&lt;p&gt;Long content&lt;/p&gt;</content>
+  </entry>
+  <entry>
+    <title>Only updated</title><id>urn:uuid:2</id>
+    <link href="https://atom.example.org/two"/>
+    <updated>2025-01-03T00:00:00Z</updated>
+  </entry>
+</feed>"""
+
+ATOM03 = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+  <title>Old Atom</title><link rel="alternate" type="text/html" href="http://a03.example.com/"/>
+  <modified>2005-01-01T00:00:00Z</modified>
+  <entry>
+    <title>Atom 0.3 entry</title>
+    <link rel="alternate" type="text/html" href="http://a03.example.com/1"/>
+    <id>tag:a03.example.com,2005:1</id>
+    <issued>2005-01-01T10:00:00Z</issued><modified>2005-01-01T11:00:00Z</modified>
+    <author><name>Old Timer</name></author>
+    <content type="text/html" mode="escaped">&lt;p&gt;Body&lt;/p&gt;</content>
+  </entry>
+</feed>"""
+
+JSON11 = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON Site",
+        "home_page_url": "https://json.example.net/",
+        "language": "en",
+        "authors": [{"name": "Feed Author"}],
+        "items": [
+            {
+                "id": "1",
+                "url": "https://json.example.net/1",
+                "title": "JSON one",
+                "content_html": "<p>Hi</p>",
+                "summary": "Sum",
+                "date_published": "2025-03-01T10:00:00+02:00",
+                "authors": [{"name": "X"}, {"name": "Y"}],
+                "tags": ["a", "b"],
+                "language": "fr",
+                "attachments": [
+                    {"url": "https://json.example.net/1.mp3", "mime_type": "audio/mpeg"}
+                ],
+            },
+            {"id": "2", "content_text": "Plain\n\ntext", "url": "https://json.example.net/2"},
+        ],
+    }
+).encode()
+
+JSON10 = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1",
+        "title": "J1",
+        "author": {"name": "Solo"},
+        "items": [{"id": "a", "url": "https://j1.example/a", "content_text": "x"}],
+    }
+).encode()
+
+
+def test_rss20_entry_fields():
+    feed = parse_document(RSS20)
+    assert (feed.format, feed.parser) == ("rss2.0", "fastfeedparser")
+    assert feed.title == "Example News"
+    assert feed.site_url == "https://news.example.com/"
+    assert feed.language == "en-GB"
+    first = feed.entries[0]
+    assert first.title == "First & foremost"
+    assert first.guid == "post-1"
+    assert "Full <b>body</b>" in first.content_html
+    assert first.authors == ["Jane Doe"]
+    assert first.categories == ["Politics", "Europe"]
+    assert first.published == datetime(2025, 6, 3, 7, 39, 21, tzinfo=UTC)
+    urls = {e.url: e for e in first.enclosures}
+    assert urls["https://cdn.example.com/a.mp3"].type == "audio/mpeg"
+    assert urls["https://cdn.example.com/a.mp3"].length == 1234
+    assert "https://cdn.example.com/a.jpg" in urls
+
+
+def test_rss20_dc_date():
+    assert parse_document(RSS20).entries[1].published == datetime(2025, 6, 2, 10, tzinfo=UTC)
+
+
+def test_rss20_ttl_is_reported_in_seconds():
+    assert parse_document(RSS20).ttl_seconds == 45 * 60
+
+
+def test_rss091_with_public_doctype_and_latin1():
+    feed = parse_document(RSS091)
+    assert feed.format == "rss0.9x"
+    assert feed.entries[0].title == "Café"
+
+
+def test_rss10_rdf():
+    feed = parse_document(RSS10)
+    assert feed.format == "rss1.0"
+    entry = feed.entries[0]
+    assert entry.title == "Article RDF"
+    assert entry.link == "http://rdf.example.com/x"
+    assert entry.authors == ["Marie Curie"]
+    assert entry.published == datetime(2024, 1, 15, 7, 30, tzinfo=UTC)
+    assert entry.categories == ["Science"]
+    assert feed.language == "fr"
+
+
+def test_atom10():
+    feed = parse_document(ATOM10)
+    assert feed.format == "atom1.0"
+    entry = feed.entries[0]
+    assert entry.link == "https://atom.example.org/hello"
+    assert entry.published == datetime(2025, 1, 1, 17, tzinfo=UTC)
+    assert entry.updated == datetime(2025, 1, 2, 12, tzinfo=UTC)
+    # fastfeedparser keeps the first Atom author only (feedparser keeps all).
+    assert entry.authors[0] == "A. Author"
+    assert entry.categories == ["tech"]
+    assert "Long content" in entry.content_html
+    assert feed.language == "de"
+
+
+def test_atom10_entry_with_only_updated_keeps_that_date():
+    entry = parse_document(ATOM10).entries[1]
+    # fastfeedparser reports <updated> as the published date when that is all there is.
+    assert entry.updated == datetime(2025, 1, 3, tzinfo=UTC)
+    assert entry.published in (None, entry.updated)
+
+
+def test_tolerant_path_keeps_published_and_updated_apart(monkeypatch):
+    monkeypatch.setattr(feeds, "_parse_fast", lambda data: ({}, [], 0))
+    entry = parse_document(ATOM10).entries[1]
+    assert entry.published is None
+    assert entry.updated == datetime(2025, 1, 3, tzinfo=UTC)
+
+
+def test_atom03():
+    feed = parse_document(ATOM03)
+    assert feed.format == "atom0.3"
+    entry = feed.entries[0]
+    assert entry.link == "http://a03.example.com/1"
+    assert entry.published == datetime(2005, 1, 1, 10, tzinfo=UTC)
+    assert "Body" in entry.content_html
+
+
+def test_json_feed_11():
+    feed = parse_document(JSON11, content_type="application/feed+json")
+    assert (feed.format, feed.parser) == ("json1.1", "jsonfeed")
+    first, second = feed.entries
+    assert first.authors == ["X", "Y"]
+    assert first.language == "fr"
+    assert first.categories == ["a", "b"]
+    assert first.published == datetime(2025, 3, 1, 8, tzinfo=UTC)
+    assert first.enclosures[0].url == "https://json.example.net/1.mp3"
+    assert second.authors == ["Feed Author"]
+    assert second.content_html == "<p>Plain</p><p>text</p>"
+
+
+def test_json_feed_10_singular_author():
+    feed = parse_document(JSON10)
+    assert feed.format == "json1.0"
+    assert feed.entries[0].authors == ["Solo"]
+
+
+def test_json_feed_bad_item_keeps_good_ones():
+    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [7, {"id": "ok"}]})
+    feed = parse_document(doc.encode())
+    assert [e.guid for e in feed.entries] == ["ok"]
+    assert feed.entry_errors == 1
+
+
+def test_bad_entry_keeps_good_ones(monkeypatch):
+    real = feeds._entry_from_mapping
+
+    def flaky(entry, *, parsed_dates):
+        if entry.get("title") == "Second":
+            raise ValueError("boom")
+        return real(entry, parsed_dates=parsed_dates)
+
+    monkeypatch.setattr(feeds, "_entry_from_mapping", flaky)
+    feed = parse_document(RSS20)
+    assert [e.title for e in feed.entries] == ["First & foremost"]
+    assert feed.entry_errors == 1
+
+
+def test_tolerant_fallback_when_fast_parser_fails(monkeypatch):
+    def broken(data):
+        raise ValueError("fast parser gave up")
+
+    monkeypatch.setattr(feeds, "_parse_fast", broken)
+    feed = parse_document(RSS20)
+    assert feed.parser == "feedparser"
+    assert [e.title for e in feed.entries] == ["First & foremost", "Second"]
+    assert feed.entries[0].published == datetime(2025, 6, 3, 7, 39, 21, tzinfo=UTC)
+
+
+def test_tolerant_fallback_when_fast_parser_finds_nothing(monkeypatch):
+    monkeypatch.setattr(feeds, "_parse_fast", lambda data: ({}, [], 0))
+    assert parse_document(ATOM10).parser == "feedparser"
+
+
+def test_malformed_rss_is_still_read():
+    broken = RSS20.replace(b"</channel></rss>", b"").replace(b"<p>Full", b"<p>Full & co")
+    feed = parse_document(broken)
+    assert len(feed.entries) == 2
+
+
+def test_html_page_is_not_a_feed():
+    with pytest.raises(FeedParseError) as exc:
+        parse_document(b"<!doctype html><html><body><p>Hello</p></body></html>")
+    assert exc.value.reason == "not_a_feed"
+
+
+def test_empty_document():
+    with pytest.raises(FeedParseError) as exc:
+        parse_document(b"  \n")
+    assert exc.value.reason == "empty"
+
+
+def test_invalid_json():
+    with pytest.raises(FeedParseError) as exc:
+        parse_document(b'{"items": [')
+    assert exc.value.reason == "malformed"
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>
+<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>
+<link>http://x.org/1</link></item></channel></rss>"""
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<rss version="2.0"><channel><title>&d;</title><item><title>&d;</title></item></channel></rss>"""
+
+
+@pytest.mark.parametrize("doc", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
+def test_hostile_documents_are_rejected(doc):
+    with pytest.raises(FeedParseError) as exc:
+        parse_document(doc)
+    assert exc.value.reason == "hostile"
+    assert "entit" in str(exc.value)
+
+
+@pytest.mark.parametrize("doc", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
+def test_hostile_documents_are_rejected_on_the_fallback_path_too(monkeypatch, doc):
+    monkeypatch.setattr(feeds, "_parse_fast", lambda data: (_ for _ in ()).throw(ValueError()))
+    with pytest.raises(FeedParseError, match="entit"):
+        parse_document(doc)
+
+
+def _xxe_reading(path) -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{path}">]>'
+        '<rss version="2.0"><channel><title>t</title><item><title>x&xxe;</title>'
+        "<description>&xxe;</description><link>http://x.org/1</link></item></channel></rss>"
+    ).encode()
+
+
+def test_fast_parser_alone_never_resolves_external_entities(tmp_path):
+    # Defence in depth: even without our guard, the library does not read the file.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-1234")
+    _, entries, _ = feeds._parse_fast(_xxe_reading(secret))
+    assert all("TOPSECRET" not in e.title + e.summary_html for e in entries)
+
+
+def test_tolerant_parser_alone_never_resolves_external_entities(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-1234")
+    _, entries, *_ = feeds._parse_tolerant(_xxe_reading(secret))
+    assert all("TOPSECRET" not in e.title + e.summary_html for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ('<rss version="2.0">', "rss2.0"),
+        ('<rss version="0.92">', "rss0.9x"),
+        ('<rdf:RDF xmlns="http://purl.org/rss/1.0/">', "rss1.0"),
+        ('<rdf:RDF xmlns="http://my.netscape.com/rdf/simple/0.9/">', "rss0.9x"),
+        ('<feed xmlns="http://www.w3.org/2005/Atom">', "atom1.0"),
+        ('<feed version="0.3" xmlns="http://purl.org/atom/ns#">', "atom0.3"),
+        ('{"version": "https://jsonfeed.org/version/1.1"}', "json1.1"),
+        ('{"version": "https://jsonfeed.org/version/1"}', "json1.0"),
+        ("<html>", "unknown"),
+    ],
+)
+def test_sniff_format(text, fmt):
+    assert sniff_format('<?xml version="1.0"?>' + text if text.startswith("<") else text) == fmt
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Tue, 03 Jun 2025 09:39:21 +0200", datetime(2025, 6, 3, 7, 39, 21, tzinfo=UTC)),
+        ("2025-06-03T09:39:21Z", datetime(2025, 6, 3, 9, 39, 21, tzinfo=UTC)),
+        ("2025-06-03", datetime(2025, 6, 3, tzinfo=UTC)),
+        ("not a date", None),
+        ("", None),
+        ("1066-10-14T00:00:00Z", None),
+    ],
+)
+def test_to_utc(value, expected):
+    assert to_utc(value) == expected
+
+
+def test_syndication_period():
+    text = "<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>"
+    assert feed_ttl_seconds(text) == 6 * 3600
+
+
+def test_no_ttl_hint():
+    assert feed_ttl_seconds("<rss></rss>") is None

@@ -1,0 +1,186 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from services.parser.extract import PageContent
+from services.parser.feeds import ParsedFeed, RawEntry
+from services.parser.normalize import build_article, clean_title, needs_page
+from shared.urls import article_id_for
+
+FETCHED = datetime(2025, 6, 10, tzinfo=UTC)
+FEED = ParsedFeed(format="rss2.0", parser="fastfeedparser", title="Example News", language="en")
+
+
+def build(entry: RawEntry, *, feed: ParsedFeed = FEED, page: PageContent | None = None):
+    return build_article(
+        entry,
+        feed=feed,
+        feed_id="feed1",
+        feed_url="https://news.example.com/rss",
+        base_url="https://news.example.com/rss",
+        fetched_at=FETCHED,
+        page=page,
+    )
+
+
+def page(**kw) -> PageContent:
+    values = dict(
+        text="Full article text.\nSecond paragraph.",
+        html="<p>Full article text.</p><p>Second paragraph.</p>",
+        canonical_url=None,
+        title=None,
+        site_name=None,
+        published=None,
+        language=None,
+        authors=[],
+    )
+    values.update(kw)
+    return PageContent(**values)
+
+
+def test_url_is_canonical_and_resolved():
+    article = build(RawEntry(link="/a/1?utm_source=rss#top", title="t"))
+    assert article.url == "https://news.example.com/a/1"
+
+
+def test_article_id_from_canonical_url():
+    article = build(RawEntry(link="https://News.example.com/a/1?fbclid=x", guid="g"))
+    assert article.article_id == article_id_for(
+        url="https://news.example.com/a/1", feed_id="x", guid=None
+    )
+
+
+def test_article_id_from_guid_without_link():
+    article = build(RawEntry(guid="tag:example.com,2025:1", title="t"))
+    assert article.url is None
+    assert article.article_id == article_id_for(
+        url=None, feed_id="feed1", guid="tag:example.com,2025:1"
+    )
+
+
+def test_permalink_guid_is_used_as_url():
+    article = build(RawEntry(guid="https://news.example.com/p/9", title="t"))
+    assert article.url == "https://news.example.com/p/9"
+
+
+def test_entry_without_link_or_guid_gets_stable_id():
+    entry = RawEntry(title="Same", summary_html="words")
+    assert build(entry).article_id == build(RawEntry(title="Same", summary_html="words")).article_id
+
+
+def test_published_date_first():
+    article = build(
+        RawEntry(
+            link="https://x.org/1",
+            published=datetime(2025, 1, 1, tzinfo=UTC),
+            updated=datetime(2025, 1, 2, tzinfo=UTC),
+        )
+    )
+    assert article.published_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert article.date_source == "published"
+
+
+def test_updated_date_when_no_published():
+    article = build(RawEntry(link="https://x.org/1", updated=datetime(2025, 1, 2, tzinfo=UTC)))
+    assert article.published_at == datetime(2025, 1, 2, tzinfo=UTC)
+    assert article.date_source == "updated"
+
+
+def test_page_date_when_feed_has_none():
+    when = datetime(2024, 5, 5, tzinfo=UTC)
+    article = build(RawEntry(link="https://x.org/1"), page=page(published=when))
+    assert article.published_at == when
+    assert article.date_source == "page"
+
+
+def test_missing_date_is_not_invented():
+    article = build(RawEntry(link="https://x.org/1"))
+    assert article.published_at is None
+    assert article.date_source == "missing"
+
+
+def test_content_is_sanitised_and_text_extracted():
+    article = build(
+        RawEntry(
+            link="https://x.org/1",
+            content_html='<p>Body <script>x()</script><a href="/rel">link</a></p><p>Two</p>',
+            summary_html="<p>Teaser &amp; more</p>",
+        )
+    )
+    assert "<script" not in article.content_html
+    assert 'href="https://x.org/rel"' in article.content_html
+    assert article.text == "Body link\nTwo"
+    assert article.summary == "Teaser & more"
+    assert article.content_source == "feed"
+
+
+def test_page_content_replaces_feed_teaser():
+    article = build(
+        RawEntry(link="https://x.org/1", summary_html="Teaser"),
+        page=page(canonical_url="https://x.org/canonical?utm_medium=x"),
+    )
+    assert article.content_source == "page"
+    assert article.text.startswith("Full article text.")
+    assert article.url == "https://x.org/canonical"
+    assert article.summary == "Teaser"
+
+
+def test_title_markup_removed():
+    assert build(RawEntry(link="https://x.org/1", title="Hello <em>world</em>")).title == (
+        "Hello world"
+    )
+
+
+def test_language_declared_by_feed():
+    assert build(RawEntry(link="https://x.org/1", title="t")).language == "en"
+
+
+def test_language_of_entry_beats_feed():
+    assert build(RawEntry(link="https://x.org/1", language="fr-CA")).language == "fr"
+
+
+def test_language_detected_when_undeclared():
+    feed = ParsedFeed(format="rss2.0", parser="fastfeedparser")
+    entry = RawEntry(
+        link="https://x.org/1",
+        title="La réforme des retraites",
+        content_html="<p>Le gouvernement a présenté mercredi un projet de loi sur la retraite.</p>",
+    )
+    assert build(entry, feed=feed).language == "fr"
+
+
+def test_enclosures_resolved():
+    from services.parser.feeds import RawEnclosure
+
+    article = build(
+        RawEntry(link="https://x.org/a/1", enclosures=[RawEnclosure(url="../m.mp3", type="audio")])
+    )
+    assert article.enclosures[0].url == "https://x.org/m.mp3"
+
+
+@pytest.mark.parametrize(
+    ("title", "sites", "expected"),
+    [
+        ("Big story - Example News", ["Example News"], "Big story"),
+        ("Big story | Example News", ["Example News"], "Big story"),
+        ("Big story — example news", ["Example News"], "Big story"),
+        ("Example News: Big story", ["Example News"], "Big story"),
+        ("Big story - Other Site", ["Example News"], "Big story - Other Site"),
+        ("Spider-Man returns - a review", ["Example News"], "Spider-Man returns - a review"),
+        ("Example News", ["Example News"], "Example News"),
+        ("Big story | Le Monde", [None, "Le Monde"], "Big story"),
+    ],
+)
+def test_clean_title(title, sites, expected):
+    assert clean_title(title, sites) == expected
+
+
+def test_site_suffix_removed_using_page_site_name():
+    entry = RawEntry(link="https://x.org/1", title="Story | The Daily")
+    article = build(entry, page=page(site_name="The Daily"))
+    assert article.title == "Story"
+
+
+def test_needs_page_for_short_text_only():
+    assert needs_page("short teaser")
+    assert not needs_page("word " * 100)

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         default=50_000, ge=1, description="Downstream lag at which the poller slows down."
     )
     dedup_window_days: float = Field(default=14.0, gt=0)
+    dedup_bucket_bits: int = Field(
+        default=12,
+        ge=0,
+        le=16,
+        description="2**bits dedup record hashes per half-window (bands 8x); ~1 per 100 articles.",
+    )
     extract_workers: int = Field(default=0, ge=0, description="Processes for extraction; 0 inline.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default when not a TTY.")

@@ -1,0 +1,205 @@
+-- Decide what one article is, and remember it, in one atomic step.
+--
+-- Every worker runs this script, so "look up, decide, claim" can never
+-- interleave between two workers: of two copies arriving at the same moment,
+-- exactly one is first.
+--
+-- State (all under ARGV[1], the dedup prefix) is kept in small hashes, one per
+-- (kind, generation, bucket), so Redis stores them as compact listpacks:
+--   r<gen>:<bucket>  field = 4 bytes of the article ref -> article record
+--   g<gen>:<bucket>  field = 4 bytes of hash(feed, guid) -> article ref
+--   b<gen>:<bucket>  field = 4 bytes of an LSH band key  -> article ref
+--   n<gen>           number of keys created in that generation (for the gauge)
+-- A generation lasts half the window; its keys expire one window after the
+-- generation ends, and lookups read the NGENS newest generations, newest first.
+-- Refs and keys are 6+ byte binary digests: bytes 1-2 pick the bucket, 3-6 are
+-- the field.
+--
+-- Article record: kind(1) content_hash(8) event(4) feed(4) sketch(16)
+-- tokens(2, big endian) cluster(rest).
+--
+-- The script computes the keys of candidate records itself (they are only known
+-- after the band lookups), so the dedup state must live on one Redis node.
+
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+if now == nil then now = tonumber(redis.call('TIME')[1]) end
+local window = tonumber(ARGV[3])
+local ngens = tonumber(ARGV[4])
+local rbuckets = tonumber(ARGV[5])
+local bbuckets = tonumber(ARGV[6])
+local self_ref = ARGV[7]
+local chash = ARGV[8]
+local event = ARGV[9]
+local feed = ARGV[10]
+local sketch = ARGV[11]
+local tokens = tonumber(ARGV[12])
+local cluster_self = ARGV[13]
+local guid_ref = ARGV[14]
+local min_tokens = tonumber(ARGV[15])
+local exact_below = tonumber(ARGV[16])
+local strict_below = tonumber(ARGV[17])
+local strict_sim = tonumber(ARGV[18])
+local near_sim = tonumber(ARGV[19])
+local first_band = 20
+
+local gen_len = window / 2
+local gen = math.floor(now / gen_len)
+local expire_at = math.floor((gen + 1) * gen_len + window)
+
+local function buckets_of(kind)
+  if kind == 'b' then return bbuckets end
+  return rbuckets
+end
+
+local function loc(kind, g, x)
+  local b = (string.byte(x, 1) * 256 + string.byte(x, 2)) % buckets_of(kind)
+  return prefix .. kind .. g .. ':' .. b, string.sub(x, 3, 6)
+end
+
+local function find(kind, x)
+  for g = gen, gen - ngens + 1, -1 do
+    local key, field = loc(kind, g, x)
+    local v = redis.call('HGET', key, field)
+    if v then return v, g end
+  end
+  return nil, nil
+end
+
+local function put(kind, x, value, only_new)
+  local key, field = loc(kind, gen, x)
+  -- (EXISTS rather than EXPIREAT ... NX: the embedded Redis is 6.2.)
+  local created = redis.call('EXISTS', key) == 0
+  if only_new then
+    redis.call('HSETNX', key, field, value)
+  else
+    redis.call('HSET', key, field, value)
+  end
+  if created then
+    redis.call('EXPIREAT', key, expire_at)
+    local counter = prefix .. 'n' .. gen
+    redis.call('INCR', counter)
+    redis.call('EXPIREAT', counter, expire_at)
+  end
+end
+
+local function record(kind, cluster)
+  local t = math.min(tokens, 65535)
+  return kind .. chash .. event .. feed .. sketch
+    .. string.char(math.floor(t / 256), t % 256) .. cluster
+end
+
+local function parse(v)
+  return {
+    kind = string.sub(v, 1, 1),
+    chash = string.sub(v, 2, 9),
+    event = string.sub(v, 10, 13),
+    feed = string.sub(v, 14, 17),
+    sketch = string.sub(v, 18, 33),
+    tokens = string.byte(v, 34) * 256 + string.byte(v, 35),
+    cluster = string.sub(v, 36),
+  }
+end
+
+-- Share of the 64 two-bit sketch values that agree, corrected for the 1/4
+-- chance agreement, estimates the Jaccard similarity of the shingle sets.
+local function similarity(a, b)
+  local agree = 0
+  for i = 1, 16 do
+    local d = bit.bxor(string.byte(a, i), string.byte(b, i))
+    for s = 0, 6, 2 do
+      if bit.band(bit.rshift(d, s), 3) == 0 then agree = agree + 1 end
+    end
+  end
+  local frac = agree / 64
+  return (frac - 0.25) / 0.75
+end
+
+-- Record kinds: N new, U update, G/C/R duplicate by guid/content/near,
+-- X a known duplicate whose text changed (nothing to emit).
+-- Returned decisions: the record kinds, plus S (unchanged) and L (same URL
+-- from another feed); both leave state untouched and emit nothing.
+
+-- 1. The article id (hash of the canonical URL) is known.
+local existing, existing_gen = find('r', self_ref)
+if existing then
+  local rec = parse(existing)
+  if rec.event == event then
+    -- The same event again: a retry after a crash before its output was
+    -- committed. Repeat the decision so its output is produced once more.
+    return {rec.kind, rec.cluster, '0'}
+  end
+  if rec.feed ~= feed then
+    return {'L', rec.cluster, '0'}
+  end
+  if rec.chash == chash then
+    if existing_gen < gen then
+      put('r', self_ref, existing, false) -- still in the feed: keep remembering it
+    end
+    return {'S', rec.cluster, '0'}
+  end
+  local kind = 'U'
+  if rec.kind == 'G' or rec.kind == 'C' or rec.kind == 'R' or rec.kind == 'X' then
+    kind = 'X'
+  end
+  put('r', self_ref, record(kind, rec.cluster), false)
+  if tokens >= min_tokens then
+    for i = first_band, #ARGV do put('b', ARGV[i], self_ref, true) end
+  end
+  return {kind, rec.cluster, '0'}
+end
+
+-- 2. A new article id: same GUID in the same feed under another URL?
+local decision, cluster, score = nil, nil, 0
+if guid_ref ~= '' then
+  local owner = find('g', guid_ref)
+  if owner and owner ~= self_ref then
+    local orec = find('r', owner)
+    if orec then
+      decision, cluster = 'G', parse(orec).cluster
+    end
+  end
+end
+
+-- 3. Same or nearly the same text: candidates from the LSH bands.
+if decision == nil and tokens >= min_tokens then
+  local seen = {}
+  local best, best_sim = nil, -1
+  for i = first_band, #ARGV do
+    local ref = find('b', ARGV[i])
+    if ref and ref ~= self_ref and not seen[ref] then
+      seen[ref] = true
+      local v = find('r', ref)
+      if v then
+        local crec = parse(v)
+        if crec.chash == chash then
+          decision, cluster, score = 'C', crec.cluster, 1
+          break
+        end
+        local shortest = math.min(tokens, crec.tokens)
+        if shortest >= exact_below then
+          local sim = similarity(sketch, crec.sketch)
+          local needed = near_sim
+          if shortest < strict_below then needed = strict_sim end
+          if sim >= needed and sim > best_sim then
+            best, best_sim = crec, sim
+          end
+        end
+      end
+    end
+  end
+  if decision == nil and best then
+    decision, cluster, score = 'R', best.cluster, best_sim
+  end
+end
+
+if decision == nil then
+  decision, cluster = 'N', cluster_self
+end
+
+put('r', self_ref, record(decision, cluster), false)
+if guid_ref ~= '' then put('g', guid_ref, self_ref, true) end
+if tokens >= min_tokens then
+  for i = first_band, #ARGV do put('b', ARGV[i], self_ref, true) end
+end
+return {decision, cluster, tostring(score)}

@@ -1,0 +1,65 @@
+"""The deduplicator's stage handler: ArticleParsed in, ArticleUnique out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from services.deduplicator.policy import OUTCOMES, Decision
+from services.deduplicator.signature import fingerprint
+from services.deduplicator.store import Claim, DedupStore
+from shared import metrics, streams
+from shared.events import ArticleParsed, ArticleUnique, UniqueKind
+from shared.logging import get_logger
+from shared.stage import BatchHandler, ItemResult, Output
+
+log = get_logger(__name__)
+
+
+def result_for(event: ArticleParsed, claim: Claim) -> ItemResult:
+    """Turn a decision into the event to emit (if any), and observe it."""
+    outcome = OUTCOMES[claim.decision]
+    metrics.ARTICLES_SEEN.inc()
+    if outcome.reason is not None:
+        metrics.DUPLICATES.labels(outcome.reason).inc()
+    if claim.decision is Decision.UPDATE:
+        metrics.UPDATES.inc()
+    if outcome.kind is None:
+        return ItemResult()
+    unique = ArticleUnique(
+        kind=outcome.kind,
+        article=event.article,
+        cluster_id=claim.cluster_id,
+        duplicate_reason=outcome.reason if outcome.kind is UniqueKind.DUPLICATE else None,
+    )
+    return ItemResult(outputs=[Output(streams.UNIQUE, unique)])
+
+
+def make_handler(store: DedupStore) -> BatchHandler[ArticleParsed]:
+    async def handle(events: Sequence[ArticleParsed]) -> list[ItemResult]:
+        # Fingerprint the whole batch first (CPU), then decide it in one round trip.
+        prints = [fingerprint(e.article.text) for e in events]
+        claims = await store.claim_many(list(zip(events, prints, strict=True)))
+        results: list[ItemResult] = []
+        for event, claim in zip(events, claims, strict=True):
+            a = event.article
+            with structlog.contextvars.bound_contextvars(
+                feed_id=a.feed_id, feed_url=a.feed_url, article_id=a.article_id
+            ):
+                if isinstance(claim, Exception):
+                    log.warning("Dedup decision failed, will be retried", error=str(claim))
+                    results.append(ItemResult(error=claim))
+                    continue
+                result = result_for(event, claim)
+                log.debug(
+                    "Article deduplicated",
+                    decision=claim.decision.name.lower(),
+                    cluster_id=claim.cluster_id,
+                    similarity=round(claim.similarity, 3),
+                    url=a.url,
+                )
+                results.append(result)
+        return results
+
+    return handle

@@ -1,0 +1,70 @@
+"""Deduplicator service: parsed articles in, each story once (plus its copies) out.
+
+Run with ``feedpipe run deduplicator``; any number of replicas may run, the
+decisions are atomic in Redis (see ``dedup.lua``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from services.deduplicator.handler import make_handler
+from services.deduplicator.signature import fingerprint
+from services.deduplicator.store import DedupStore
+from shared import metrics, streams
+from shared.events import ArticleParsed, ArticleUnique
+from shared.logging import get_logger
+from shared.service import ServiceRuntime
+from shared.stage import StreamStage, sleep_or_stop
+
+log = get_logger(__name__)
+
+STATE_KEYS_EVERY_S = 30.0
+
+
+def state_gauge_loop(store: DedupStore) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Refresh feedpipe_dedup_state_keys from the script's per-generation counters."""
+
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                metrics.DEDUP_STATE_KEYS.set(await store.state_keys())
+            except (RedisError, OSError) as exc:
+                log.warning("Dedup state count failed", error=str(exc))
+            if await sleep_or_stop(stop, STATE_KEYS_EVERY_S):
+                return
+
+    return loop
+
+
+def main() -> None:
+    runtime = ServiceRuntime("deduplicator")
+    settings = runtime.settings
+    fingerprint("warm up")  # build the code point tables before the first batch
+    store = DedupStore(
+        runtime.redis,
+        window_days=settings.dedup_window_days,
+        bucket_bits=settings.dedup_bucket_bits,
+    )
+    stage = StreamStage(
+        stage="deduplicator",
+        model=ArticleParsed,
+        redis=runtime.redis,
+        settings=settings,
+        handler=make_handler(store),
+    )
+    runtime.consume(stage, event_model=ArticleParsed)
+    runtime.document_publisher(
+        streams.UNIQUE,
+        ArticleUnique,
+        "Each story once: new and updated articles, and duplicates linked to their cluster.",
+    )
+    runtime.add_loop(state_gauge_loop(store))
+    runtime.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -65,7 +65,7 @@ def _detect(sample: bytes) -> str | None:
     tied = {
         m.encoding
         for m in matches
-        if m.chaos <= best.chaos + 0.1 and m.coherence >= best.coherence - 0.1
+        if m.chaos <= best.chaos + 0.1 and m.coherence >= best.coherence - 0.2
     }
     for preferred in _WEB_PREFERENCE:
         if preferred in tied:

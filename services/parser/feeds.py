@@ -282,16 +282,18 @@ def _link(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _raw(entry: Mapping[str, Any], key: str) -> Any:
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
 def _entry_from_mapping(entry: Mapping[str, Any], *, parsed_dates: bool) -> RawEntry:
     """An entry of fastfeedparser or feedparser (same dict shape) -> RawEntry."""
     content, lang = _content(entry)
     if parsed_dates:
         # feedparser: *_parsed are UTC struct_time. dict.get bypasses its
         # deprecated updated->published key aliasing, so each keeps its meaning.
-        published = to_utc(dict.get(entry, "published_parsed")) or to_utc(
-            dict.get(entry, "created_parsed")
-        )
-        updated = to_utc(dict.get(entry, "updated_parsed"))
+        published = to_utc(_raw(entry, "published_parsed")) or to_utc(_raw(entry, "created_parsed"))
+        updated = to_utc(_raw(entry, "updated_parsed"))
     else:
         published = to_utc(entry.get("published"))
         updated = to_utc(entry.get("updated"))

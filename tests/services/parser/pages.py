@@ -39,8 +39,9 @@ def article_page(canonical: str = "https://gazette.example/2025/lighthouse") -> 
 <meta property="article:published_time" content="2025-04-02T08:00:00Z">
 </head><body>
 <div id="cookie-banner" class="cookie-consent"><p>{b["cookie"]}</p><button>OK</button></div>
-<header><nav class="main-nav"><ul>{"".join(f"<li><a href='/{w}'>{w}</a></li>"
-  for w in b["nav"].split())}</ul></nav></header>
+<header><nav class="main-nav"><ul>{
+        "".join(f"<li><a href='/{w}'>{w}</a></li>" for w in b["nav"].split())
+    }</ul></nav></header>
 <main><article>
 <h1>Lighthouse to be rebuilt in stone</h1>
 <div class="share-buttons social"><a href="#">{b["share"]}</a></div>

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def build(entry: RawEntry, *, feed: ParsedFeed = FEED, page: PageContent | None 
 
 
 def page(**kw) -> PageContent:
-    values = dict(
+    values: dict[str, Any] = dict(
         text="Full article text.\nSecond paragraph.",
         html="<p>Full article text.</p><p>Second paragraph.</p>",
         canonical_url=None,

@@ -220,10 +220,10 @@ class SafeFetcher:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # The total is enforced by fetch() over all hops and the
+                # politeness wait; aiohttp bounds connecting and each read.
                 timeout=aiohttp.ClientTimeout(
-                    total=s.fetch_timeout,
-                    sock_connect=s.connect_timeout,
-                    sock_read=s.read_timeout,
+                    total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
                 ),
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),  # no state leaks between feeds
@@ -234,6 +234,7 @@ class SafeFetcher:
         return self._session
 
     async def aclose(self) -> None:
+        await self.gate.aclose()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -12,12 +12,14 @@ Redis layout (prefix :data:`shared.streams.HOST_PREFIX`):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from shared import streams
 
@@ -40,6 +42,7 @@ class HostGate(Protocol):
     async def release(self, host: str, token: str) -> None: ...
     async def block(self, host: str, *, until: float, now: float) -> None: ...
     async def blocked_until(self, host: str) -> float | None: ...
+    async def aclose(self) -> None: ...
 
 
 def host_key(host: str, part: str) -> str:
@@ -82,6 +85,15 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisHostGate:
+    """The host gate in Redis, with every call of one event-loop turn sent in a
+    single pipeline.
+
+    Written by hand because it sits on the hot path of every fetch: with 100
+    fetches in flight, one round trip per acquire and per release cost more CPU
+    than the HTTP request itself (see docs/benchmarks/poller.md). Releases are
+    fire-and-forget (a lost one only holds a slot until its TTL).
+    """
+
     def __init__(self, redis: Redis, *, limit: int, delay: float, slot_ttl: float) -> None:
         self.redis = redis
         self.limit = limit
@@ -89,16 +101,79 @@ class RedisHostGate:
         self.slot_ttl = slot_ttl
         self._acquire = redis.register_script(_ACQUIRE_LUA)
         self._block = redis.register_script(_BLOCK_LUA)
+        self._loaded = False
+        self._acquires: list[tuple[str, str, float, asyncio.Future[Decision]]] = []
+        self._releases: list[tuple[str, str]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _schedule_flush(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def try_acquire(self, host: str, token: str, *, now: float) -> Decision:
-        keys = [host_key(host, "slots"), host_key(host, "next"), host_key(host, "blocked")]
-        kind, wait = await self._acquire(
-            keys=keys, args=[repr(now), token, self.limit, repr(self.delay), repr(self.slot_ttl)]
-        )
-        return Decision(Admission(_text(kind)), float(_text(wait)))
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._acquires.append((host, token, now, future))
+        self._schedule_flush()
+        return await future
 
     async def release(self, host: str, token: str) -> None:
-        await self.redis.zrem(host_key(host, "slots"), token)
+        self._releases.append((host, token))
+        self._schedule_flush()
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # gather the calls made in this turn of the loop
+        while self._acquires or self._releases:
+            acquires, self._acquires = self._acquires, []
+            releases, self._releases = self._releases, []
+            try:
+                results = await self._run(acquires, releases)
+            except Exception as exc:
+                for *_, future in acquires:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), raw in zip(acquires, results, strict=False):
+                if future.done():
+                    continue
+                if isinstance(raw, Exception):
+                    future.set_exception(raw)
+                else:
+                    kind, wait = raw
+                    future.set_result(Decision(Admission(_text(kind)), float(_text(wait))))
+
+    async def _run(
+        self,
+        acquires: list[tuple[str, str, float, asyncio.Future[Decision]]],
+        releases: list[tuple[str, str]],
+    ) -> list[Any]:
+        for attempt in range(2):
+            if not self._loaded:
+                await self.redis.script_load(_ACQUIRE_LUA)
+                self._loaded = True
+            pipe = self.redis.pipeline(transaction=False)
+            for host, token, now, _ in acquires:
+                keys = (host_key(host, "slots"), host_key(host, "next"), host_key(host, "blocked"))
+                # EVALSHA directly: a Script object would add a SCRIPT EXISTS
+                # round trip to every pipeline.
+                pipe.evalsha(
+                    self._acquire.sha,
+                    3,
+                    *keys,
+                    repr(now),
+                    token,
+                    self.limit,
+                    repr(self.delay),
+                    repr(self.slot_ttl),
+                )
+            for host, token in releases:
+                pipe.zrem(host_key(host, "slots"), token)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+                self._loaded = False  # the server restarted or flushed its scripts
+                releases = []
+                continue
+            return results[: len(acquires)]
+        return results[: len(acquires)]
 
     async def block(self, host: str, *, until: float, now: float) -> None:
         await self._block(
@@ -111,6 +186,13 @@ class RedisHostGate:
             return None
         value = float(_text(raw))
         return value if value > time.time() else None
+
+    async def aclose(self) -> None:
+        """Send releases still queued."""
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher
+        if self._releases:
+            await self._flush()
 
 
 @dataclass(slots=True)
@@ -156,3 +238,6 @@ class LocalHostGate:
     async def blocked_until(self, host: str) -> float | None:
         value = self._state(host).blocked_until
         return value if value > time.time() else None
+
+    async def aclose(self) -> None:
+        return None

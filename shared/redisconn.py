@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,13 +35,26 @@ def redis_url(settings: Settings) -> str:
     return DEFAULT_LOCAL_URL
 
 
-def make_redis(settings: Settings, *, decode: bool = False) -> Redis:
-    """An asyncio client that reconnects with jittered backoff instead of failing fast."""
-    return Redis.from_url(
-        redis_url(settings),
-        decode_responses=decode,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=6),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        health_check_interval=15,
-        socket_keepalive=True,
+def make_redis(
+    settings: Settings, *, decode: bool = False, max_connections: int | None = None
+) -> Redis:
+    """An asyncio client that reconnects with jittered backoff instead of failing fast.
+
+    With ``max_connections``, callers beyond that many concurrent commands wait
+    for a free connection (BlockingConnectionPool) instead of failing with
+    "Too many connections" (the default pool's behaviour at 100)."""
+    options: dict[str, Any] = {
+        "decode_responses": decode,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=6),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 15,
+        "socket_keepalive": True,
+    }
+    if max_connections is None:
+        return Redis.from_url(redis_url(settings), **options)
+    pool = BlockingConnectionPool.from_url(
+        redis_url(settings), max_connections=max_connections, timeout=30, **options
     )
+    client = Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # aclose() closes the pool, as from_url does
+    return client

@@ -13,19 +13,28 @@ from services.poller.poller import Poller
 from shared import streams
 from shared.events import FeedFetched
 from shared.fetcher import SafeFetcher
+from shared.redisconn import make_redis
 from shared.service import ServiceRuntime
+
+# Redis connections beyond the fetches in flight (claims, batched writes, gauges).
+EXTRA_CONNECTIONS = 16
 
 
 def main() -> None:
     runtime = ServiceRuntime("poller")
-    fetcher = SafeFetcher(runtime.settings, redis=runtime.redis)
-    poller = Poller(runtime.settings, runtime.redis, fetcher=fetcher, name=runtime.consumer)
+    settings = runtime.settings
+    # Every fetch in flight talks to Redis (per-host politeness): a pool that
+    # waits for a free connection rather than failing at the default 100.
+    redis = make_redis(settings, max_connections=settings.poll_concurrency + EXTRA_CONNECTIONS)
+    fetcher = SafeFetcher(settings, redis=redis)
+    poller = Poller(settings, redis, fetcher=fetcher, name=runtime.consumer)
 
     async def poll_loop(stop: asyncio.Event) -> None:
         await poller.run(stop)
 
     runtime.add_loop(poll_loop)
     runtime.on_shutdown(fetcher.aclose)
+    runtime.on_shutdown(redis.aclose)
     runtime.document_publisher(
         streams.FETCHED,
         FeedFetched,

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from services.poller.poller import Poller
 from shared.fetcher import SafeFetcher
+from shared.redisconn import make_redis
 from shared.settings import Settings
 from tests.feedserver import FeedServer
 
@@ -46,8 +47,8 @@ async def make_poller(redis_url: str) -> AsyncIterator[Callable[..., Poller]]:
     made: list[tuple[Poller, Redis]] = []
 
     def make(seed: int = 1, **overrides: object) -> Poller:
-        client = Redis.from_url(redis_url)
-        settings = poller_settings(**overrides)
+        settings = poller_settings(redis_url=redis_url, **overrides)
+        client = make_redis(settings, max_connections=settings.poll_concurrency + 16)
         poller = Poller(
             settings,
             client,

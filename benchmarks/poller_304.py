@@ -1,0 +1,182 @@
+"""Conditional polls per second of ONE poller process (goal: >= 2,000/s).
+
+A local aiohttp server in its own process (so it does not share the poller's
+core) answers ``304 Not Modified`` to every feed polled with its ETag; a
+redis-server started here on a free loopback port holds the registry. Each
+run puts all ``--feeds`` feeds due now and times the real ``Poller`` (claim
+with leases, SafeFetcher with the SSRF guard and per-host politeness in Redis,
+plan, batched state + schedule writes) until every feed has been polled.
+Reported: polls/s (wall) and CPU seconds per poll of the poller process,
+median of ``--runs``.
+
+    uv run python -m benchmarks.poller_304 --feeds 10000 --runs 3
+
+All feeds live on 127.0.0.1, so the per-host concurrency limit is raised to
+the poll concurrency for this run (politeness is still checked in Redis on
+every request); ``--local-gate`` swaps the Redis host gate for the in-process
+one to show what the shared gate costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from benchmarks.lib.procs import RedisServer, free_port, wait_for
+from services.poller.poller import Poller
+from shared import streams
+from shared.feeds import FeedRegistry
+from shared.fetcher import SafeFetcher
+from shared.logging import configure_logging
+from shared.politeness import LocalHostGate
+from shared.redisconn import make_redis
+from shared.settings import Settings
+
+ETAG = '"bench-v1"'
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- the feed server (separate process) ---------------------------------------------
+def serve(port: int) -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>b</title></channel></rss>'
+    not_modified = web.Response(status=304, headers={"ETag": ETAG})
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("If-None-Match") == ETAG:
+            return web.Response(status=304, headers={"ETag": ETAG})
+        return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": ETAG})
+
+    del not_modified
+    app = web.Application()
+    app.router.add_get("/feed/{n}", handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# --- the poller side -----------------------------------------------------------------
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def register(redis: Redis, base: str, count: int) -> list[str]:
+    registry = FeedRegistry(redis)
+    ids: list[str] = []
+    for start in range(0, count, 500):
+        chunk = await asyncio.gather(
+            *(registry.add(f"{base}/feed/{n}") for n in range(start, min(start + 500, count)))
+        )
+        ids += [feed.feed_id for feed, _ in chunk]
+    # Every feed already knows the ETag: each poll is a conditional GET -> 304.
+    pipe = redis.pipeline(transaction=False)
+    for feed_id in ids:
+        pipe.hset(streams.feed_key(feed_id), "etag", ETAG)
+    await pipe.execute()
+    return ids
+
+
+async def one_run(settings: Settings, ids: list[str], local_gate: bool) -> dict[str, float]:
+    redis = make_redis(settings, max_connections=settings.poll_concurrency + 16)
+    fetcher = SafeFetcher(settings, redis=redis)
+    if local_gate:
+        fetcher.gate = LocalHostGate(
+            limit=settings.per_host_concurrency, delay=0.0, slot_ttl=settings.fetch_timeout
+        )
+    poller = Poller(settings, redis, fetcher=fetcher, rng=random.Random(1))
+    registry = FeedRegistry(redis)
+    # Warm the connection pools outside the timed part.
+    await redis.ping()
+    await registry.poll_now(ids)
+    wall0, cpu0 = time.perf_counter(), cpu_seconds()
+    await poller.run_until_idle()
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    await fetcher.aclose()
+    await redis.aclose()
+    return {"polls": poller.polls, "wall": wall, "cpu": cpu}
+
+
+async def bench(args: argparse.Namespace) -> None:
+    configure_logging(service="bench", level="WARNING", json=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.poller_304", "--serve", str(port)], cwd=REPO
+    )
+    redis_server = RedisServer().start()
+    try:
+        wait_for(lambda: _port_open(port), timeout=10, what="feed server")
+        settings = Settings(
+            redis_url=redis_server.url,
+            allow_private_networks=True,
+            poll_concurrency=args.concurrency,
+            per_host_concurrency=args.concurrency,
+            batch_size=args.concurrency,
+            min_interval=3600,
+            lease_seconds=120,
+            log_level="WARNING",
+        )
+        redis = make_redis(settings, max_connections=64)
+        ids = await register(redis, f"http://127.0.0.1:{port}", args.feeds)
+        await redis.aclose()
+        results = []
+        for run in range(args.runs + 1):
+            r = await one_run(settings, ids, args.local_gate)
+            label = "warm-up" if run == 0 else f"run {run}"
+            print(
+                f"{label}: {r['polls']:.0f} polls in {r['wall']:.2f}s = {r['polls'] / r['wall']:,.0f}"
+                f" polls/s, {r['cpu'] / r['polls'] * 1e6:.0f} µs CPU/poll",
+                flush=True,
+            )
+            if run:
+                results.append(r)
+        rates = [r["polls"] / r["wall"] for r in results]
+        cpu = [r["cpu"] / r["polls"] for r in results]
+        print(
+            f"median: {statistics.median(rates):,.0f} polls/s, "
+            f"{statistics.median(cpu) * 1e6:.0f} µs CPU per poll "
+            f"(feeds={args.feeds}, concurrency={args.concurrency}, "
+            f"gate={'local' if args.local_gate else 'redis'}, python {platform.python_version()})"
+        )
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=5)
+        redis_server.stop()
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--feeds", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--local-gate", action="store_true", help="in-process host gate")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    print(f"pid {os.getpid()}, {os.cpu_count()} CPUs", flush=True)
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()

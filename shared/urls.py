@@ -12,6 +12,7 @@ which query parameters are tracking noise and that default ports go away.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -74,6 +75,13 @@ def _strip_tracking(query: str) -> str:
     return urlencode(kept)
 
 
+# Already canonical: lower-case http(s) host, no port, a plain path of
+# unreserved characters, no dot segments, no query, no fragment. Most article
+# links look like this; they skip the full (w3lib) pass.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/[A-Za-z0-9._~!$'()*+,;=:@/-]*)?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
+
+
 def canonicalize_url(url: str | None, *, base: str | None = None) -> str | None:
     """The canonical form of ``url`` (resolved against ``base``), or None when it
     is not an absolute http(s) URL.
@@ -83,6 +91,13 @@ def canonicalize_url(url: str | None, *, base: str | None = None) -> str | None:
     """
     if not url:
         return None
+    if _PLAIN_URL.fullmatch(url) and _DOT_SEGMENT.search(url) is None:
+        return url if url.count("/") > 2 else url + "/"
+    return _canonicalize(url, base)
+
+
+@lru_cache(maxsize=16384)
+def _canonicalize(url: str, base: str | None) -> str | None:
     url = url.strip()
     if not url:
         return None
@@ -110,16 +125,15 @@ def canonicalize_url(url: str | None, *, base: str | None = None) -> str | None:
         if parts.password:
             userinfo += f":{parts.password}"
         netloc = f"{userinfo}@{netloc}"
-    # urljoin resolved dot segments only for relative input; do it for absolute too.
-    path = urljoin("http://x/", parts.path or "/").removeprefix("http://x") or "/"
+    path = parts.path or "/"
+    if "/." in path:  # urljoin resolved dot segments only for relative input
+        path = urljoin("http://x/", path).removeprefix("http://x") or "/"
     rebuilt = urlunsplit((scheme, netloc, path, _strip_tracking(parts.query), ""))
     try:
-        canonical = _w3lib_canonicalize(rebuilt, keep_fragments=False)
+        # The host is already lower-case (urlsplit's hostname); w3lib keeps it so.
+        return _w3lib_canonicalize(rebuilt, keep_fragments=False)
     except (ValueError, UnicodeError):
         return None
-    # w3lib keeps the host's case in some IDNA paths; scheme/host are case-insensitive.
-    cparts = urlsplit(canonical)
-    return urlunsplit((cparts.scheme.lower(), cparts.netloc.lower(), cparts.path, cparts.query, ""))
 
 
 def article_id_for(*, url: str | None, feed_id: str, guid: str | None) -> str:

@@ -88,6 +88,7 @@ def _extract_in_worker(page: bytes, url: str) -> PageContent | None:
 class _Pending:
     entry: RawEntry
     fingerprint: str
+    identity: tuple[str | None, str | None]
 
 
 class ParserHandler:
@@ -182,11 +183,11 @@ class ParserHandler:
         pending: list[_Pending] = []
         known: set[str] = set()
         for entry in parsed.entries:
-            url, _ = entry_identity(entry, base_url=base_url)
-            fp = entry_fingerprint(event.feed_id, entry, url=url)
+            identity = entry_identity(entry, base_url=base_url)
+            fp = entry_fingerprint(event.feed_id, entry, url=identity[0])
             if fp not in known:  # the same entry twice in one document
                 known.add(fp)
-                pending.append(_Pending(entry, fp))
+                pending.append(_Pending(entry, fp, identity))
         if not pending:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -207,6 +208,7 @@ class ParserHandler:
                 feed_url=event.feed_url,
                 base_url=base_url,
                 fetched_at=event.fetched_at,
+                identity=pending.identity,
             )
             if article.url and self._wants_page(event.full_content, article):
                 page = await self._page(article.url, article_id=article.article_id)
@@ -219,6 +221,7 @@ class ParserHandler:
                         base_url=base_url,
                         fetched_at=event.fetched_at,
                         page=page,
+                        identity=pending.identity,
                     )
             return article
         except Exception as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Callable
 from typing import Final
 from urllib.parse import urljoin
 
@@ -43,21 +42,7 @@ _BLOCK_BOUNDARY: Final = re.compile(
     r"figure|figcaption|dd|dt|dl)\b[^>]*|br\s*/?|hr\s*/?)>",
     re.IGNORECASE,
 )
-_SPACES: Final = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
-_BLANK_LINES: Final = re.compile(r"\n\s*\n+")
 _HAS_MARKUP: Final = re.compile(r"[<&]")
-
-
-def _url_filter(base: str) -> Callable[[str, str, str], str | None]:
-    def resolve(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in URL_ATTRIBUTES and value and "://" not in value[:12]:
-            try:
-                return urljoin(base, value)
-            except ValueError:
-                return None
-        return value
-
-    return resolve
 
 
 _CLEANER = nh3.Cleaner(
@@ -70,22 +55,31 @@ _CLEANER = nh3.Cleaner(
 )
 
 
+# nh3 output always double-quotes attribute values, so this finds every URL
+# attribute it kept; only relative ones are rewritten (a Python callback per
+# attribute inside nh3 would cost more than the whole sanitising pass).
+_URL_ATTR: Final = re.compile(r' (href|src|cite)="(?!https?://|mailto:)([^"]*)"')
+
+
 def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
     """Allow-list sanitised HTML; relative links/images resolved against ``base_url``."""
     if not fragment:
         return ""
-    if base_url and ("href=" in fragment or "src=" in fragment):
-        return nh3.clean(
-            fragment,
-            tags=set(ALLOWED_TAGS),
-            clean_content_tags=set(DROP_WITH_CONTENT),
-            attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
-            attribute_filter=_url_filter(base_url),
-            url_schemes={"http", "https", "mailto"},
-            link_rel="noopener noreferrer nofollow",
-            strip_comments=True,
-        ).strip()
-    return _CLEANER.clean(fragment).strip()
+    cleaned = _CLEANER.clean(fragment).strip()
+    if base_url and ('href="' in cleaned or 'src="' in cleaned or 'cite="' in cleaned):
+        cleaned = _URL_ATTR.sub(lambda m: _absolute(m, base_url), cleaned)
+    return cleaned
+
+
+def _absolute(match: re.Match[str], base: str) -> str:
+    value = htmllib.unescape(match.group(2))
+    try:
+        resolved = urljoin(base, value)
+    except ValueError:
+        return ""
+    if not resolved.startswith(("http://", "https://", "mailto:")):
+        return ""  # e.g. a relative "javascript:" smuggled past as a path
+    return f' {match.group(1)}="{htmllib.escape(resolved)}"'
 
 
 def html_to_text(fragment: str) -> str:
@@ -99,10 +93,29 @@ def html_to_text(fragment: str) -> str:
     return _tidy(htmllib.unescape(_PLAIN.clean(marked)))
 
 
+# In nh3 output every tag is lower-case, allow-listed and well-formed, so a
+# plain tag-stripping regex is exact there (it is not on arbitrary HTML).
+_CLEAN_BLOCK_END: Final = re.compile(
+    r"</(?:p|li|h[1-6]|blockquote|pre|tr|dd|dt|figcaption|table|ul|ol|dl|figure)>|<br>|<hr>"
+)
+_CLEAN_TAG: Final = re.compile(r"<[^>]*>")
+
+
+def text_of_clean_html(cleaned: str) -> str:
+    """Plain text of :func:`sanitize_html` output (cheaper than :func:`html_to_text`)."""
+    if not cleaned:
+        return ""
+    if "<" not in cleaned and "&" not in cleaned:
+        return _tidy(cleaned)
+    marked = _CLEAN_BLOCK_END.sub("\n", cleaned)
+    return _tidy(htmllib.unescape(_CLEAN_TAG.sub("", marked)))
+
+
 def _tidy(text: str) -> str:
-    text = _SPACES.sub(" ", text)
-    lines = (line.strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+    """One space between words, no blank lines. str.split knows every Unicode
+    space (NBSP included) and is faster here than any regex we measured."""
+    lines = (" ".join(line.replace("\u200b", "").split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def inline_text(fragment: str) -> str:

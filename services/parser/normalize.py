@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Final
 
 import xxhash
 
 from services.parser.extract import PageContent
 from services.parser.feeds import ParsedFeed, RawEntry
-from services.parser.html import html_to_text, inline_text, sanitize_html
+from services.parser.html import html_to_text, inline_text, sanitize_html, text_of_clean_html
 from services.parser.language import choose_language
 from shared.events import Article, Enclosure
 from shared.urls import article_id_for, canonicalize_url
@@ -20,6 +21,15 @@ from shared.urls import article_id_for, canonicalize_url
 SUBSTANTIAL_CHARS: Final = 300
 SUMMARY_CHARS: Final = 1000
 _SEPARATORS: Final = r"(?:\s+[-|–—·:»/]\s+|:\s+)"
+
+
+@lru_cache(maxsize=4096)
+def _site_patterns(name: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    escaped = re.escape(name)
+    return (
+        re.compile(rf"{_SEPARATORS}{escaped}\s*$", re.IGNORECASE),
+        re.compile(rf"^\s*{escaped}{_SEPARATORS}", re.IGNORECASE),
+    )
 
 
 def clean_title(title: str, site_names: list[str | None]) -> str:
@@ -35,9 +45,10 @@ def clean_title(title: str, site_names: list[str | None]) -> str:
         name = " ".join(name.split())
         if not name or name.casefold() == title.casefold():
             continue
-        escaped = re.escape(name)
-        for pattern in (rf"{_SEPARATORS}{escaped}\s*$", rf"^\s*{escaped}{_SEPARATORS}"):
-            stripped = re.sub(pattern, "", title, flags=re.IGNORECASE)
+        if name.casefold() not in title.casefold():
+            continue
+        for pattern in _site_patterns(name):
+            stripped = pattern.sub("", title)
             if stripped != title and stripped.strip():
                 return stripped.strip()
     return title
@@ -72,10 +83,11 @@ def build_article(
     base_url: str,
     fetched_at: datetime,
     page: PageContent | None = None,
+    identity: tuple[str | None, str | None] | None = None,
 ) -> Article:
     """One canonical article. Dates fall back published -> updated -> page and
     are never invented: without any, ``date_source`` says "missing"."""
-    url, guid = entry_identity(entry, base_url=base_url)
+    url, guid = identity or entry_identity(entry, base_url=base_url)
     if page is not None and page.canonical_url:
         url = canonicalize_url(page.canonical_url, base=url or base_url) or url
     if url is None and not guid:
@@ -88,15 +100,19 @@ def build_article(
     link_base = url or base_url
 
     feed_html = entry.content_html or entry.summary_html
-    summary_src = entry.summary_html or entry.content_html
-    summary = _truncate(html_to_text(summary_src), SUMMARY_CHARS)
+    feed_clean = sanitize_html(feed_html, base_url=link_base)
+    feed_text = text_of_clean_html(feed_clean)
+    if entry.summary_html and entry.summary_html != feed_html:
+        summary = _truncate(html_to_text(entry.summary_html), SUMMARY_CHARS)
+    else:
+        summary = _truncate(feed_text, SUMMARY_CHARS)
     if page is not None:
         content_html = sanitize_html(page.html)
         text = page.text
         content_source = "page"
     else:
-        content_html = sanitize_html(feed_html, base_url=link_base)
-        text = html_to_text(feed_html)
+        content_html = feed_clean
+        text = feed_text
         content_source = "feed"
 
     title = inline_text(entry.title) if entry.title else ""

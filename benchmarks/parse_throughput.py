@@ -1,0 +1,240 @@
+"""Parser throughput: entries per CPU-second of one process, pure path as deployed.
+
+What one feed document costs the parser service in summary mode (no page
+fetch): decode + hostile-XML check + parse (fastfeedparser, feedparser
+fallback) + per-entry fingerprint + Article normalisation (canonical URL, nh3
+sanitising, plain text, language) + the ArticleParsed JSON the stage writes.
+
+Two inputs:
+* ``synthetic``: generated RSS 2.0 / Atom / JSON Feed documents of 50 entries
+  with ~2 kB HTML each (like the library measurements in MEASURED.md);
+* ``corpus``: every feed file under ``--corpus`` (real captured test feeds;
+  small, so per-document overhead weighs more).
+
+    uv run python benchmarks/parse_throughput.py --corpus ../shared/corpora/feeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from services.parser.feeds import FeedParseError, parse_document
+from services.parser.fingerprint import entry_fingerprint
+from services.parser.normalize import build_article, entry_identity
+from shared.events import ArticleParsed
+
+WORDS = [
+    "harbour",
+    "council",
+    "vote",
+    "lighthouse",
+    "stone",
+    "quarry",
+    "winter",
+    "storm",
+    "engineers",
+    "museum",
+    "ferry",
+    "market",
+    "budget",
+    "festival",
+    "railway",
+    "election",
+    "energy",
+    "bridge",
+    "theatre",
+    "archive",
+    "orchard",
+    "glacier",
+    "tariff",
+    "library",
+    "stadium",
+    "parliament",
+    "summit",
+    "pension",
+    "monsoon",
+    "bakery",
+    "telescope",
+    "cathedral",
+    "airport",
+]
+FETCHED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _para(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def _html(rng: random.Random) -> str:
+    parts = [f"<p>{_para(rng, 40)} <a href='/t/{rng.randint(1, 99)}'>more</a></p>"]
+    parts += [f"<p>{_para(rng, 45)}</p>" for _ in range(4)]
+    return "".join(parts)
+
+
+def synthetic_docs(n_docs: int, per_doc: int, seed: int = 7) -> list[tuple[bytes, str]]:
+    rng = random.Random(seed)
+    docs: list[tuple[bytes, str]] = []
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for d in range(n_docs):
+        kind = ("rss", "atom", "json")[d % 3]
+        host = f"https://site{d}.example.com"
+        items = []
+        for i in range(per_doc):
+            when = base - timedelta(hours=i * 3 + d)
+            items.append((f"{host}/{d}/{i}?utm_source=rss", _para(rng, 9), _html(rng), when))
+        if kind == "rss":
+            body = "".join(
+                f"<item><title>{t}</title><link>{u.replace('&', '&amp;')}</link>"
+                f"<guid>{u.replace('&', '&amp;')}</guid><dc:creator>Jane Doe</dc:creator>"
+                f"<category>News</category><pubDate>{w.strftime('%a, %d %b %Y %H:%M:%S +0000')}"
+                f"</pubDate><description><![CDATA[{h[:200]}]]></description>"
+                f"<content:encoded><![CDATA[{h}]]></content:encoded></item>"
+                for u, t, h, w in items
+            )
+            doc = (
+                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+                'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+                'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+                f"<title>Site {d}</title><link>{host}/</link><language>en</language>"
+                f"{body}</channel></rss>"
+            )
+            docs.append((doc.encode(), "application/rss+xml"))
+        elif kind == "atom":
+            body = "".join(
+                f"<entry><title>{t}</title><link href='{u.replace('&', '&amp;')}'/>"
+                f"<id>{u.replace('&', '&amp;')}</id><author><name>Jane Doe</name></author>"
+                f"<published>{w.isoformat()}</published><updated>{w.isoformat()}</updated>"
+                f"<summary>{t}</summary><content type='html'><![CDATA[{h}]]></content></entry>"
+                for u, t, h, w in items
+            )
+            doc = (
+                '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+                f' xml:lang="en"><title>Site {d}</title><link href="{host}/"/><id>{host}/</id>'
+                f"<updated>{base.isoformat()}</updated>{body}</feed>"
+            )
+            docs.append((doc.encode(), "application/atom+xml"))
+        else:
+            feed = {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": f"Site {d}",
+                "home_page_url": host,
+                "language": "en",
+                "items": [
+                    {
+                        "id": u,
+                        "url": u,
+                        "title": t,
+                        "content_html": h,
+                        "date_published": w.isoformat(),
+                        "authors": [{"name": "Jane Doe"}],
+                    }
+                    for u, t, h, w in items
+                ],
+            }
+            docs.append((json.dumps(feed).encode(), "application/feed+json"))
+    return docs
+
+
+def corpus_docs(root: Path) -> list[tuple[bytes, str | None]]:
+    paths = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in {".xml", ".rss", ".atom", ".json"}
+        and not p.name.endswith((".serde.json", "_expected.json"))
+        and "/output/" not in str(p)
+    )
+    return [(p.read_bytes(), None) for p in paths]
+
+
+def process(docs: list[tuple[bytes, str | None]]) -> int:
+    """The parser's per-document work, minus Redis; returns articles produced."""
+    n = 0
+    for body, content_type in docs:
+        try:
+            feed = parse_document(body, content_type=content_type)
+        except FeedParseError:
+            continue
+        base = "https://example.org/feed.xml"
+        for entry in feed.entries:
+            identity = entry_identity(entry, base_url=base)
+            entry_fingerprint("feed", entry, url=identity[0])
+            try:
+                article = build_article(
+                    entry,
+                    feed=feed,
+                    feed_id="feed",
+                    feed_url=base,
+                    base_url=base,
+                    fetched_at=FETCHED,
+                    identity=identity,
+                )
+            except ValueError:
+                continue
+            ArticleParsed(article=article).model_dump_json()
+            n += 1
+    return n
+
+
+def repoll(docs: list[tuple[bytes, str | None]]) -> int:
+    """A re-poll of documents whose entries were all published before: parse,
+    identity and fingerprint per entry, then the (Redis) seen check skips them."""
+    n = 0
+    for body, content_type in docs:
+        try:
+            feed = parse_document(body, content_type=content_type)
+        except FeedParseError:
+            continue
+        for entry in feed.entries:
+            url, _ = entry_identity(entry, base_url="https://example.org/feed.xml")
+            entry_fingerprint("feed", entry, url=url)
+            n += 1
+    return n
+
+
+def measure(
+    docs: list[tuple[bytes, str | None]], runs: int, work: Callable[..., int]
+) -> tuple[int, list[float]]:
+    work(docs[:5])  # warm caches (langid model, nh3 cleaners)
+    rates: list[float] = []
+    n = 0
+    for _ in range(runs):
+        start = time.process_time()
+        n = work(docs)
+        rates.append(n / (time.process_time() - start))
+    return n, rates
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--corpus", type=Path, default=None, help="feeds corpus directory")
+    ap.add_argument("--docs", type=int, default=120, help="synthetic documents")
+    ap.add_argument("--entries", type=int, default=50, help="entries per synthetic document")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+
+    sets: dict[str, list[tuple[bytes, str | None]]] = {
+        "synthetic": list(synthetic_docs(args.docs, args.entries))
+    }
+    if args.corpus is not None and args.corpus.is_dir():
+        sets["corpus"] = corpus_docs(args.corpus)
+    print("| input | path | documents | entries | entries/s per core (median) | runs |")
+    print("|---|---|---:|---:|---:|---|")
+    for name, docs in sets.items():
+        for path, work in (("new entries", process), ("re-poll, all seen", repoll)):
+            n, rates = measure(docs, args.runs, work)
+            runs = ", ".join(f"{r:,.0f}" for r in rates)
+            print(
+                f"| {name} | {path} | {len(docs)} | {n} | {statistics.median(rates):,.0f}"
+                f" | {runs} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -4,19 +4,22 @@ The syntax is the one of PostgreSQL's ``websearch_to_tsquery`` (what the
 PostgreSQL backend runs as is): words are ANDed, ``"quoted words"`` form a
 phrase, ``-word`` excludes, ``or`` between two words accepts either. The
 SQLite backend translates the parsed form into an FTS5 expression made only of
-quoted analysed terms, so no user input can produce an FTS5 syntax error.
+quoted terms, so no user input can produce an FTS5 syntax error.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.index.analysis import WORD_RE, Analyzer
+from shared.index.analysis import WORD_RE, unaccent
 from shared.index.models import QuerySyntaxError
 
 MAX_QUERY_CHARS = 500
 MAX_CLAUSES = 32
+
+Expander = Callable[[str], list[str]]
 
 # A quoted phrase (closing quote optional) or a run of non-space characters,
 # either one optionally preceded by "-".
@@ -82,40 +85,30 @@ def parse_query(text: str) -> ParsedQuery:
     return ParsedQuery(tuple(tuple(g) for g in groups), tuple(excluded))
 
 
-def _fts5_clause(clause: Clause, analyzer: Analyzer) -> str | None:
-    terms = analyzer.terms(" ".join(clause.words))
-    # Terms are \w+ runs, never a double quote, so quoting them is safe.
-    return f'"{" ".join(terms)}"' if terms else None
+def _quote(term: str) -> str:
+    # An FTS5 string: a double quote inside is written twice. Nothing else is special.
+    return '"' + term.replace('"', '""') + '"'
 
 
-def _fts5_positive(parsed: ParsedQuery, analyzer: Analyzer) -> str | None:
-    parts: list[str] = []
-    for group in parsed.groups:
-        alternatives = [a for a in (_fts5_clause(c, analyzer) for c in group) if a]
-        if not alternatives:
-            return None
-        either = " OR ".join(alternatives)
-        parts.append(alternatives[0] if len(alternatives) == 1 else f"({either})")
-    return " AND ".join(parts)
+def _fts5_clause(clause: Clause, expand: Expander) -> str:
+    if len(clause.words) > 1:  # a phrase: the exact words, in order
+        return _quote(" ".join(unaccent(w) for w in clause.words))
+    terms = expand(clause.words[0])
+    if len(terms) == 1:
+        return _quote(terms[0])
+    return "(" + " OR ".join(_quote(t) for t in terms) + ")"
 
 
-def _unique(items: list[str | None]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item and item not in out:
-            out.append(item)
-    return out
+def _either(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else "(" + " OR ".join(items) + ")"
 
 
-def to_fts5(parsed: ParsedQuery, analyzers: list[Analyzer]) -> str:
-    """An FTS5 MATCH expression: the query under each analyzer, ORed (an article
-    was indexed with the analyzer of its language, unknown at query time).
-    Exclusions apply to every branch, under every analyzer."""
-    branches = _unique([_fts5_positive(parsed, a) for a in analyzers])
-    if not branches:
-        raise QuerySyntaxError("query has no searchable words")
-    expr = branches[0] if len(branches) == 1 else " OR ".join(f"({b})" for b in branches)
-    excluded = _unique([_fts5_clause(c, a) for c in parsed.excluded for a in analyzers])
-    if excluded:
-        expr = f"({expr}) NOT ({' OR '.join(excluded)})"
+def to_fts5(parsed: ParsedQuery, expand: Expander) -> str:
+    """An FTS5 MATCH expression made only of quoted strings and operators:
+    groups ANDed, alternatives ORed, exclusions NOTed. ``expand`` turns one
+    word into the indexed words that share its stem."""
+    expr = " AND ".join(_either([_fts5_clause(c, expand) for c in g]) for g in parsed.groups)
+    if parsed.excluded:
+        excluded = " OR ".join(_fts5_clause(c, expand) for c in parsed.excluded)
+        expr = f"({expr}) NOT ({excluded})"
     return expr

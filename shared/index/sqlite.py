@@ -5,12 +5,14 @@ connection: SQLite allows a single writer anyway) and reads on a small pool of
 reader threads, each with its own connection (WAL lets them read while the
 writer commits). The event loop only awaits futures.
 
-The FTS table is *contentless* (``content=''``): it stores the inverted index
-of analysed text (see :mod:`shared.index.analysis`) and nothing else; the
-article itself lives in ``articles``. Removing a row from a contentless table
-needs the terms it was indexed with, which are recomputed from ``articles``;
-``ANALYZER_VERSION`` is stored so that a change of analysis rebuilds the FTS
-table instead of corrupting it.
+The FTS table indexes ``articles`` (external content) with the ``unicode61
+remove_diacritics 2`` tokenizer, so accents never matter and FTS5's own
+``snippet()`` highlights matches. FTS5 has no stemmer and Python's sqlite3
+cannot register a tokenizer, so stemming happens at *query* time instead: a
+query word is expanded into the indexed words (read from an ``fts5vocab``
+table, a range scan over the shared prefix) whose Snowball stem equals its own
+(:mod:`shared.index.analysis`). Indexing stays at FTS5's native speed and
+``télécommunication`` still finds ``télécommunications``.
 """
 
 from __future__ import annotations
@@ -27,17 +29,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.events import ArticleUnique
-from shared.index.analysis import ALL_CONFIGS, analyzer, config_for, normalise_language
+from shared.index.analysis import (
+    ALL_CONFIGS,
+    SIMPLE,
+    analyzer,
+    config_for,
+    normalise_language,
+    unaccent,
+)
 from shared.index.base import DEFAULT_LIMIT, RECENCY_SCALE_S, Index
 from shared.index.models import ArticleRecord, IndexStats, SearchHit, SearchPage
 from shared.index.query import parse_query, to_fts5
 from shared.index.rows import ArticleRow, DuplicateRow, plan_batch
-from shared.index.snippet import marked_snippet, marks_to_html
+from shared.index.snippet import ELLIPSIS, START, STOP, marks_to_html
 
 T = TypeVar("T")
 
-ANALYZER_VERSION = "1"
 READERS = 2
+MIN_EXPAND_CHARS = 4  # shorter words are searched as typed
+MAX_CANDIDATES = 5_000  # vocabulary terms examined per query word
+MAX_EXPANSIONS = 64  # indexed forms ORed per query word
+SNIPPET_TOKENS = 32
 
 # bm25 column weights: a word in the title counts as much as four in the body.
 TITLE_WEIGHT = 4.0
@@ -77,12 +89,49 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 PRIMARY KEY (cluster_id, article_id)
             ) WITHOUT ROWID""",
             """CREATE VIRTUAL TABLE articles_fts USING fts5(
-                title, body, content='', tokenize='unicode61 remove_diacritics 2'
+                title, text, content='articles', content_rowid='rid',
+                tokenize='unicode61 remove_diacritics 2'
             )""",
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE VIRTUAL TABLE articles_vocab USING fts5vocab(articles_fts, 'row')",
         ],
     ),
 ]
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def _expand(conn: sqlite3.Connection, word: str, configs: list[str]) -> list[str]:
+    """``word`` and the indexed words that share its stem under one of ``configs``.
+
+    Words with one stem share a prefix (the stem minus Snowball's final
+    rewrites, e.g. happy/happiness -> happi), so candidates come from a range
+    scan of the FTS vocabulary over that prefix, then are stemmed to check.
+    """
+    folded = unaccent(word.lower())
+    stems = {c: analyzer(c).stem(folded) for c in configs if c != SIMPLE}
+    if len(folded) < MIN_EXPAND_CHARS or not stems:
+        return [folded]
+    prefix = min((_common_prefix(folded, stem) for stem in stems.values()), key=len)
+    if len(prefix) < MIN_EXPAND_CHARS - 1:
+        return [folded]
+    found = [folded]
+    rows = conn.execute(
+        "SELECT term FROM articles_vocab WHERE term >= ? AND term < ? LIMIT ?",
+        (prefix, prefix + "\U0010ffff", MAX_CANDIDATES),
+    )
+    for (term,) in rows:
+        if term != folded and any(analyzer(c).stem(term) == st for c, st in stems.items()):
+            found.append(term)
+            if len(found) >= MAX_EXPANSIONS:
+                break
+    return found
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -91,11 +140,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _analysed(title: str, text: str, config: str) -> tuple[str, str]:
-    an = analyzer(config)
-    return an.analyse(title), an.analyse(text)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -166,25 +210,10 @@ class SQLiteIndex(Index):
                     "INSERT INTO schema_version VALUES (?, ?)",
                     (version, datetime.now(UTC).isoformat()),
                 )
-            row = conn.execute("SELECT value FROM meta WHERE key = 'analyzer_version'").fetchone()
-            if row is None or row[0] != ANALYZER_VERSION:
-                self._rebuild_fts(conn)
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)",
-                    (ANALYZER_VERSION,),
-                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-
-    def _rebuild_fts(self, conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('delete-all')")
-        rows = conn.execute("SELECT rid, title, text, config FROM articles")
-        conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            ((rid, *_analysed(title, text, config)) for rid, title, text, config in rows),
-        )
 
     # --- writes --------------------------------------------------------------
     async def apply(self, events: Sequence[ArticleUnique]) -> IndexStats:
@@ -201,16 +230,16 @@ class SQLiteIndex(Index):
         now = datetime.now(UTC).isoformat()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            existing: dict[str, tuple[int, str, str, str, str]] = {}
-            for rid, aid, chash, title, text, config in conn.execute(
-                "SELECT rid, id, content_hash, title, text, config FROM articles"
+            existing: dict[str, tuple[int, str, str, str]] = {}
+            for rid, aid, chash, title, text in conn.execute(
+                "SELECT rid, id, content_hash, title, text FROM articles"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (json.dumps([a.id for a in articles]),),
             ):
-                existing[aid] = (rid, chash, title, text, config)
+                existing[aid] = (rid, chash, title, text)
             next_rid = (conn.execute("SELECT max(rid) FROM articles").fetchone()[0] or 0) + 1
             inserts: list[tuple[Any, ...]] = []
-            fts_rows: list[tuple[int, str, str]] = []
+            fts_rows: list[tuple[int, str, str]] = []  # external content: we keep it in step
             fts_deletes: list[tuple[int, str, str]] = []
             updates: list[tuple[Any, ...]] = []
             for a in articles:
@@ -241,14 +270,14 @@ class SQLiteIndex(Index):
                     stats.unchanged += 1
                     continue
                 else:
-                    rid, _, old_title, old_text, old_config = old
-                    fts_deletes.append((rid, *_analysed(old_title, old_text, old_config)))
+                    rid, _, old_title, old_text = old
+                    fts_deletes.append((rid, old_title, old_text))
                     updates.append((*values, rid))
                     stats.updated += 1
-                fts_rows.append((rid, *_analysed(a.title, a.text, config)))
+                fts_rows.append((rid, a.title, a.text))
             if fts_deletes:
                 conn.executemany(
-                    "INSERT INTO articles_fts (articles_fts, rowid, title, body)"
+                    "INSERT INTO articles_fts (articles_fts, rowid, title, text)"
                     " VALUES ('delete', ?, ?, ?)",
                     fts_deletes,
                 )
@@ -269,7 +298,7 @@ class SQLiteIndex(Index):
                 )
             if fts_rows:
                 conn.executemany(
-                    "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)", fts_rows
+                    "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)", fts_rows
                 )
             before = conn.total_changes
             conn.executemany(
@@ -299,10 +328,8 @@ class SQLiteIndex(Index):
         parsed = parse_query(query)
         code = normalise_language(lang)
         configs = [config_for(code)] if code else list(ALL_CONFIGS)
-        match = to_fts5(parsed, [analyzer(c) for c in configs])
         where = ["articles_fts MATCH :match"]
         params: dict[str, Any] = {
-            "match": match,
             "now": time.time(),
             "scale": RECENCY_SCALE_S,
             "limit": limit,
@@ -337,6 +364,7 @@ class SQLiteIndex(Index):
         )
 
         def run(conn: sqlite3.Connection) -> SearchPage:
+            params["match"] = to_fts5(parsed, lambda word: _expand(conn, word, configs))
             page = conn.execute(ranked, params).fetchall()
             if page:
                 total = int(page[0][1])
@@ -344,16 +372,16 @@ class SQLiteIndex(Index):
                 total = int(conn.execute(counting, params).fetchone()[0]) if offset else 0
             rids = [r[0] for r in page]
             details = self._details(conn, rids)
+            snippets = self._snippets(conn, rids, params["match"])
             hits = []
             for rid in rids:
                 d = details[rid]
-                snippet = marked_snippet(d["text"] or d["title"], d["language"], parsed.words)
                 hits.append(
                     SearchHit(
                         id=d["id"],
                         url=d["url"],
                         title=d["title"],
-                        snippet=marks_to_html(snippet),
+                        snippet=marks_to_html(snippets.get(rid) or d["title"]),
                         language=d["language"],
                         published_at=_dt(d["published_at"]),
                         feed_url=d["feed_url"],
@@ -364,16 +392,28 @@ class SQLiteIndex(Index):
 
         return await self._read(run)
 
-    def _details(self, conn: sqlite3.Connection, rids: list[int]) -> dict[int, dict[str, Any]]:
+    @staticmethod
+    def _snippets(conn: sqlite3.Connection, rids: list[int], match: str) -> dict[int, str]:
+        if not rids:
+            return {}
+        rows = conn.execute(
+            "SELECT rowid, snippet(articles_fts, 1, ?, ?, ?, ?) FROM articles_fts"
+            " WHERE articles_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+            (START, STOP, ELLIPSIS, SNIPPET_TOKENS, match, json.dumps(rids)),
+        )
+        return {int(rid): str(text) for rid, text in rows}
+
+    @staticmethod
+    def _details(conn: sqlite3.Connection, rids: list[int]) -> dict[int, dict[str, Any]]:
         if not rids:
             return {}
         cursor = conn.execute(
-            "SELECT a.rid, a.id, a.url, a.title, a.text, a.language, a.published_at, a.feed_url,"
+            "SELECT a.rid, a.id, a.url, a.title, a.language, a.published_at, a.feed_url,"
             " (SELECT count(*) FROM duplicates d WHERE d.cluster_id = a.id)"
             " FROM articles a WHERE a.rid IN (SELECT value FROM json_each(?))",
             (json.dumps(rids),),
         )
-        keys = ("id", "url", "title", "text", "language", "published_at", "feed_url", "duplicates")
+        keys = ("id", "url", "title", "language", "published_at", "feed_url", "duplicates")
         return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cursor}
 
     async def get(self, article_id: str) -> ArticleRecord | None:

@@ -223,7 +223,7 @@ def test_every_dashboard_query_and_rule_returns_data_after_an_ingest_run(
         empty = empty_queries(prom)
         if not empty:
             break
-        time.sleep(3)
+        time.sleep(1.5)
     assert not empty, "queries without data:\n" + "\n".join(empty) + "\n" + procs.tail()
 
     down = [r["metric"] for r in prom.query("up == 0")]

@@ -22,7 +22,7 @@ from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics, streams
 from shared.logging import configure_logging, get_logger
@@ -191,10 +191,29 @@ class ServiceRuntime:
                 ("/readyz", readyz),
             ],
             asyncapi_path="/asyncapi",
+            on_startup=[self.ensure_groups],
             after_startup=[self._start_loops],
             on_shutdown=[self._stop_loops],
         )
         return app
+
+    async def ensure_groups(self) -> None:
+        """Create every stage's consumer group at id 0 before anything is read.
+
+        FastStream creates a missing group at ``$``, which would skip entries
+        published before the consumer first started (a poller that starts
+        before its parser). Every service creates all groups, so start order
+        never matters.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await ensure_groups(self.redis)
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("Redis not reachable yet, retrying", error=str(exc), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _start_loops(self) -> None:
         log.info("Service started", consumer=self.consumer)
@@ -241,6 +260,15 @@ class ServiceRuntime:
             timeout_graceful_shutdown=20,
         )
         uvicorn.Server(config).run()
+
+
+async def ensure_groups(redis: Redis) -> None:
+    for stream, group in streams.STAGE_INPUTS.values():
+        try:
+            await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
 
 async def _forget_idle_consumers(redis: Redis, stream: str, group: str, me: str) -> None:

@@ -52,14 +52,12 @@ REPO = Path(__file__).resolve().parents[1]
 # --- the feed server (separate process) ---------------------------------------------
 def serve(port: int) -> None:
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>b</title></channel></rss>'
-    not_modified = web.Response(status=304, headers={"ETag": ETAG})
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.headers.get("If-None-Match") == ETAG:
             return web.Response(status=304, headers={"ETag": ETAG})
         return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": ETAG})
 
-    del not_modified
     app = web.Application()
     app.router.add_get("/feed/{n}", handler)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
@@ -107,52 +105,42 @@ async def one_run(settings: Settings, ids: list[str], local_gate: bool) -> dict[
     return {"polls": poller.polls, "wall": wall, "cpu": cpu}
 
 
-async def bench(args: argparse.Namespace) -> None:
+async def bench(args: argparse.Namespace, port: int, redis_url: str) -> None:
     configure_logging(service="bench", level="WARNING", json=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.poller_304", "--serve", str(port)], cwd=REPO
+    settings = Settings(
+        redis_url=redis_url,
+        allow_private_networks=True,
+        poll_concurrency=args.concurrency,
+        per_host_concurrency=args.concurrency,
+        batch_size=args.concurrency,
+        min_interval=3600,
+        lease_seconds=120,
+        log_level="WARNING",
     )
-    redis_server = RedisServer().start()
-    try:
-        wait_for(lambda: _port_open(port), timeout=10, what="feed server")
-        settings = Settings(
-            redis_url=redis_server.url,
-            allow_private_networks=True,
-            poll_concurrency=args.concurrency,
-            per_host_concurrency=args.concurrency,
-            batch_size=args.concurrency,
-            min_interval=3600,
-            lease_seconds=120,
-            log_level="WARNING",
-        )
-        redis = make_redis(settings, max_connections=64)
-        ids = await register(redis, f"http://127.0.0.1:{port}", args.feeds)
-        await redis.aclose()
-        results = []
-        for run in range(args.runs + 1):
-            r = await one_run(settings, ids, args.local_gate)
-            label = "warm-up" if run == 0 else f"run {run}"
-            print(
-                f"{label}: {r['polls']:.0f} polls in {r['wall']:.2f}s = {r['polls'] / r['wall']:,.0f}"
-                f" polls/s, {r['cpu'] / r['polls'] * 1e6:.0f} µs CPU/poll",
-                flush=True,
-            )
-            if run:
-                results.append(r)
-        rates = [r["polls"] / r["wall"] for r in results]
-        cpu = [r["cpu"] / r["polls"] for r in results]
+    redis = make_redis(settings, max_connections=64)
+    ids = await register(redis, f"http://127.0.0.1:{port}", args.feeds)
+    await redis.aclose()
+    results = []
+    for run in range(args.runs + 1):
+        r = await one_run(settings, ids, args.local_gate)
+        label = "warm-up" if run == 0 else f"run {run}"
+        rate = r["polls"] / r["wall"]
         print(
-            f"median: {statistics.median(rates):,.0f} polls/s, "
-            f"{statistics.median(cpu) * 1e6:.0f} µs CPU per poll "
-            f"(feeds={args.feeds}, concurrency={args.concurrency}, "
-            f"gate={'local' if args.local_gate else 'redis'}, python {platform.python_version()})"
+            f"{label}: {r['polls']:.0f} polls in {r['wall']:.2f}s = {rate:,.0f} polls/s,"
+            f" {r['cpu'] / r['polls'] * 1e6:.0f} µs CPU/poll, load {os.getloadavg()[0]:.1f}",
+            flush=True,
         )
-    finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=5)
-        redis_server.stop()
+        if run:
+            results.append(r)
+    rates = [r["polls"] / r["wall"] for r in results]
+    cpu = [r["cpu"] / r["polls"] for r in results]
+    print(
+        f"median: {statistics.median(rates):,.0f} polls/s, "
+        f"{statistics.median(cpu) * 1e6:.0f} µs CPU per poll "
+        f"= {1 / statistics.median(cpu):,.0f} polls per CPU-second "
+        f"(feeds={args.feeds}, concurrency={args.concurrency}, "
+        f"gate={'local' if args.local_gate else 'redis'}, python {platform.python_version()})"
+    )
 
 
 def _port_open(port: int) -> bool:
@@ -174,8 +162,20 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    print(f"pid {os.getpid()}, {os.cpu_count()} CPUs", flush=True)
-    asyncio.run(bench(args))
+    print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.poller_304", "--serve", str(port)], cwd=REPO
+    )
+    redis_server = RedisServer().start()
+    try:
+        wait_for(lambda: _port_open(port), timeout=10, what="feed server")
+        asyncio.run(bench(args, port, redis_server.url))
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=5)
+        redis_server.stop()
 
 
 if __name__ == "__main__":

@@ -191,6 +191,22 @@ return 1
 """
 
 
+# One poll's outcome in one call: write the fields if the feed still exists,
+# then move its schedule entry if the caller still holds the lease.
+# KEYS: feed hash, schedule. ARGV: feed id, lease_until, next_poll_at, fields...
+_POLL_RESULT_LUA = """
+if #ARGV > 3 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 class FeedRegistry:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -198,6 +214,7 @@ class FeedRegistry:
         self._release = redis.register_script(_RELEASE_LUA)
         self._update_if_exists = redis.register_script(_UPDATE_IF_EXISTS_LUA)
         self._change_url = redis.register_script(_CHANGE_URL_LUA)
+        self._poll_result = redis.register_script(_POLL_RESULT_LUA)
 
     async def add(
         self,
@@ -371,6 +388,23 @@ class FeedRegistry:
     ) -> None:
         await self._release(
             keys=[streams.SCHEDULE], args=[feed_id, lease_until, next_poll_at], client=pipe
+        )
+
+    async def queue_poll_result(
+        self,
+        pipe: Pipeline,
+        feed_id: str,
+        fields: dict[str, Any],
+        *,
+        lease_until: float,
+        next_poll_at: float,
+    ) -> None:
+        """Queue :meth:`queue_update` and :meth:`queue_reschedule` as one script call."""
+        args: list[Any] = [feed_id, lease_until, next_poll_at]
+        for key, value in _encode(fields).items():
+            args += [key, value]
+        await self._poll_result(
+            keys=[streams.feed_key(feed_id), streams.SCHEDULE], args=args, client=pipe
         )
 
     async def queue_change_url(

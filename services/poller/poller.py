@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -36,6 +37,15 @@ IDLE_MIN_S = 0.02
 BACKPRESSURE_CHECK_S = 2.0
 FEED_GAUGE_EVERY_S = 30.0
 WRITE_BATCH = 500
+
+
+def _changed(feed: Feed, fields: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields whose value differs from the feed as read at claim time
+    (a 304 then rewrites three fields, not ten)."""
+    return {k: v for k, v in fields.items() if getattr(feed, k, _MISSING) != v}
+
+
+_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -213,18 +223,19 @@ class Poller:
         for w in batch:
             if w.event is not None:
                 pipe.xadd(streams.FETCHED, {streams.DATA_FIELD: w.event.model_dump_json()})
-            if w.plan.fields:
-                await self.registry.queue_update(pipe, w.feed.feed_id, w.plan.fields)
+            fields = _changed(w.feed, w.plan.fields)
             if w.plan.new_url:
                 await self.registry.queue_change_url(
                     pipe, w.feed.feed_id, w.feed.url, w.plan.new_url
                 )
             if w.plan.disable:
+                await self.registry.queue_update(pipe, w.feed.feed_id, fields)
                 await self.registry.queue_unschedule(pipe, w.feed.feed_id)
             else:
-                await self.registry.queue_reschedule(
+                await self.registry.queue_poll_result(
                     pipe,
                     w.feed.feed_id,
+                    fields,
                     lease_until=w.lease_until,
                     next_poll_at=w.plan.next_poll_at,
                 )

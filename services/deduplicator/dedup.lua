@@ -8,15 +8,17 @@
 -- (kind, generation, bucket), so Redis stores them as compact listpacks:
 --   r<gen>:<bucket>  field = 4 bytes of the article ref -> article record
 --   g<gen>:<bucket>  field = 4 bytes of hash(feed, guid) -> article ref
---   b<gen>:<bucket>  field = 4 bytes of an LSH band key  -> article ref
+--   b<gen>:<bucket>  field = 3 bytes of an LSH band key  -> article ref
 --   n<gen>           number of keys created in that generation (for the gauge)
--- A generation lasts half the window; its keys expire one window after the
--- generation ends, and lookups read the NGENS newest generations, newest first.
--- Refs and keys are 6+ byte binary digests: bytes 1-2 pick the bucket, 3-6 are
--- the field.
+-- A generation lasts one window; its keys expire one window after the
+-- generation ends, and lookups read the NGENS (2) newest generations, newest
+-- first, so an entry is remembered for one to two windows.
+-- Refs and keys are 6-byte binary digests: bytes 1-2 pick the bucket, 3-6 are
+-- the field (3-5 for band keys: a false band match only costs a sketch check).
 --
--- Article record: kind(1) content_hash(8) event(4) feed(4) sketch(16)
--- tokens(2, big endian) cluster(rest).
+-- Article record (64 bytes, the largest value a listpack hash keeps):
+-- kind(1) content_hash(6) event(4) feed(2) sketch(32) tokens(2, big endian)
+-- cluster(17: the canonical article id, see store.pack_cluster).
 --
 -- The script computes the keys of candidate records itself (they are only known
 -- after the band lookups), so the dedup state must live on one Redis node.
@@ -41,9 +43,10 @@ local exact_below = tonumber(ARGV[16])
 local strict_below = tonumber(ARGV[17])
 local strict_sim = tonumber(ARGV[18])
 local near_sim = tonumber(ARGV[19])
-local first_band = 20
+local contain_ratio = tonumber(ARGV[20])
+local first_band = 21
 
-local gen_len = window / 2
+local gen_len = window
 local gen = math.floor(now / gen_len)
 local expire_at = math.floor((gen + 1) * gen_len + window)
 
@@ -54,6 +57,9 @@ end
 
 local function loc(kind, g, x)
   local b = (string.byte(x, 1) * 256 + string.byte(x, 2)) % buckets_of(kind)
+  if kind == 'b' then
+    return prefix .. kind .. g .. ':' .. b, string.sub(x, 3, 5)
+  end
   return prefix .. kind .. g .. ':' .. b, string.sub(x, 3, 6)
 end
 
@@ -92,27 +98,36 @@ end
 local function parse(v)
   return {
     kind = string.sub(v, 1, 1),
-    chash = string.sub(v, 2, 9),
-    event = string.sub(v, 10, 13),
-    feed = string.sub(v, 14, 17),
-    sketch = string.sub(v, 18, 33),
-    tokens = string.byte(v, 34) * 256 + string.byte(v, 35),
-    cluster = string.sub(v, 36),
+    chash = string.sub(v, 2, 7),
+    event = string.sub(v, 8, 11),
+    feed = string.sub(v, 12, 13),
+    sketch = string.sub(v, 14, 45),
+    tokens = string.byte(v, 46) * 256 + string.byte(v, 47),
+    cluster = string.sub(v, 48),
   }
 end
 
--- Share of the 64 two-bit sketch values that agree, corrected for the 1/4
+-- Share of the 64 four-bit sketch values that agree, corrected for the 1/16
 -- chance agreement, estimates the Jaccard similarity of the shingle sets.
 local function similarity(a, b)
   local agree = 0
-  for i = 1, 16 do
+  for i = 1, 32 do
     local d = bit.bxor(string.byte(a, i), string.byte(b, i))
-    for s = 0, 6, 2 do
-      if bit.band(bit.rshift(d, s), 3) == 0 then agree = agree + 1 end
-    end
+    if d % 16 == 0 then agree = agree + 1 end
+    if d < 16 then agree = agree + 1 end
   end
-  local frac = agree / 64
-  return (frac - 0.25) / 0.75
+  return (agree / 64 - 1 / 16) / (15 / 16)
+end
+
+-- A copy with a paragraph cut is mostly contained in the original: when the
+-- sizes are comparable, score the share of the smaller text found in the
+-- larger one (|A and B| = J(|A|+|B|)/(1+J)); else the Jaccard estimate alone.
+local function score_of(sim, ta, tb)
+  if sim <= 0 then return 0 end
+  local a, b = math.max(ta - 4, 1), math.max(tb - 4, 1)
+  local small, large = math.min(a, b), math.max(a, b)
+  if small < contain_ratio * large then return sim end
+  return math.max(sim, math.min(1, sim * (a + b) / ((1 + sim) * small)))
 end
 
 -- Record kinds: N new, U update, G/C/R duplicate by guid/content/near,
@@ -178,7 +193,7 @@ if decision == nil and tokens >= min_tokens then
         end
         local shortest = math.min(tokens, crec.tokens)
         if shortest >= exact_below then
-          local sim = similarity(sketch, crec.sketch)
+          local sim = score_of(similarity(sketch, crec.sketch), tokens, crec.tokens)
           local needed = near_sim
           if shortest < strict_below then needed = strict_sim end
           if sim >= needed and sim > best_sim then

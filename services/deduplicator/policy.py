@@ -58,15 +58,19 @@ class Strictness:
     """How much text it takes to call two different texts the same story.
 
     Similarity is the estimated Jaccard similarity of the word 5-shingle sets of
-    the two main texts; the shorter text of the pair sets the tier, because a
-    shared template sentence weighs most in a short text.
+    the two main texts or, when the smaller text has at least
+    ``containment_ratio`` of the larger one's shingles, the estimated share of
+    the smaller text found in the larger (a copy with a paragraph cut is
+    contained in its original). The shorter text of the pair sets the tier,
+    because a shared template sentence weighs most in a short text.
     """
 
     min_tokens: int = 8  # below: no content dedup at all ("Read more…", empty)
     exact_below: int = 50  # below: only the exact same normalised text
     strict_below: int = 150  # below: near duplicates need ``strict_similarity``
     strict_similarity: float = 0.6
-    similarity: float = 0.4
+    similarity: float = 0.5
+    containment_ratio: float = 0.4
 
 
 DEFAULT_STRICTNESS = Strictness()

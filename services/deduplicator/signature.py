@@ -8,7 +8,7 @@ From an article's clean main text this computes
   with rotation densification (Shrivastava & Li, ICML 2014): ``BINS`` values
   whose agreement rate estimates the Jaccard similarity of the shingle sets;
 * ``bands``: LSH band keys (``ROWS`` bins each) for candidate lookup in Redis;
-* ``sketch``: 2 bits per bin (16 bytes), enough to re-estimate the Jaccard
+* ``sketch``: 4 bits per bin (32 bytes), enough to re-estimate the Jaccard
   similarity of a candidate without storing its whole signature.
 
 Why hand-written rather than datasketch/rensa: those take shingles as Python
@@ -34,8 +34,8 @@ U64 = npt.NDArray[np.uint64]
 SHINGLE = 5  # words per shingle
 BINS = 64  # OPH bins = MinHash values per signature
 BIN_SHIFT = np.uint64(64 - 6)  # top 6 bits pick the bin
-ROWS = 2  # bins per LSH band
-BANDS = 8  # bands looked up in Redis (uses the first BANDS*ROWS bins)
+ROWS = 1  # bins per LSH band: one, for recall; the sketch then weeds out weak candidates
+BANDS = 6  # bands looked up in Redis (uses the first BANDS*ROWS bins)
 MAX_CODEPOINTS = 400_000  # longer texts are fingerprinted on their first part
 _TABLE_SIZE = 0x30000  # planes 0-2 hold every script a news text uses
 
@@ -50,7 +50,7 @@ class Fingerprint:
     tokens: int  # words in the normalised text
     content_hash: bytes  # 8 bytes
     bands: tuple[bytes, ...]  # BANDS keys of 8 bytes (band index mixed in)
-    sketch: bytes  # BINS * 2 bits = 16 bytes
+    sketch: bytes  # BINS * 4 bits = 32 bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +162,8 @@ def minhash(shingles: U64) -> U64:
 
 def _sketch(sig: U64) -> bytes:
     # The low bits of a bin's minimum are uniform (shingle hashes are mixed).
-    low = (sig & np.uint64(3)).astype(np.uint8).reshape(-1, 4)
-    return (low[:, 0] | (low[:, 1] << 2) | (low[:, 2] << 4) | (low[:, 3] << 6)).tobytes()
+    low = (sig & np.uint64(15)).astype(np.uint8).reshape(-1, 2)
+    return (low[:, 0] | (low[:, 1] << 4)).tobytes()
 
 
 def _bands(sig: U64) -> tuple[bytes, ...]:
@@ -186,12 +186,16 @@ def fingerprint(text: str) -> Fingerprint:
 
 
 def sketch_similarity(a: bytes, b: bytes) -> float:
-    """Jaccard estimate from two sketches: 2-bit values agree by chance 1/4 of the time."""
+    """Jaccard estimate from two sketches: 4-bit values agree by chance 1/16 of the time."""
     agree = 0
     for x, y in zip(a, b, strict=True):
-        diff = x ^ y
-        for shift in (0, 2, 4, 6):
-            if (diff >> shift) & 3 == 0:
-                agree += 1
-    frac = agree / (len(a) * 4)
-    return max(0.0, (frac - 0.25) / 0.75)
+        agree += ((x ^ y) & 15 == 0) + ((x ^ y) >> 4 == 0)
+    frac = agree / (len(a) * 2)
+    return max(0.0, (frac - 1 / 16) / (15 / 16))
+
+
+def containment(similarity: float, tokens_a: int, tokens_b: int) -> float:
+    """Share of the smaller text's shingles found in the larger one, from the
+    Jaccard similarity and the sizes: |A∩B| = J(|A|+|B|)/(1+J)."""
+    a, b = max(tokens_a - SHINGLE + 1, 1), max(tokens_b - SHINGLE + 1, 1)
+    return min(1.0, similarity * (a + b) / ((1 + similarity) * min(a, b)))

@@ -22,7 +22,7 @@ from shared import streams
 from shared.events import ArticleParsed
 
 LUA = (Path(__file__).with_name("dedup.lua")).read_text()
-GENERATIONS = 3  # half-window generations read by lookups: always covers the window
+GENERATIONS = 2  # one-window generations read by lookups: always covers the window
 MAX_BUCKET_BITS = 16  # the script reads two bytes of a digest as the bucket
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -94,9 +94,9 @@ class DedupStore:
             self.record_buckets,
             self.band_buckets,
             article_ref(a.article_id),
-            fp.content_hash,
+            fp.content_hash[:6],
             short_token(event.event_id),
-            short_token(a.feed_id),
+            short_token(a.feed_id)[:2],
             fp.sketch,
             min(fp.tokens, 65535),
             pack_cluster(a.article_id),
@@ -106,6 +106,7 @@ class DedupStore:
             s.strict_below,
             s.strict_similarity,
             s.similarity,
+            s.containment_ratio,
             *(band[:6] for band in fp.bands),
         ]
 
@@ -145,7 +146,7 @@ class DedupStore:
         """Keys of dedup state, from the per-generation counters the script keeps
         (a few GETs, never a SCAN)."""
         now = self.now if self.now is not None else (await self.redis.time())[0]
-        gen = int(now // (self.window_s / 2))
+        gen = int(now // self.window_s)
         names = [f"{streams.DEDUP_PREFIX}n{g}" for g in range(gen - GENERATIONS, gen + 1)]
         values = await self.redis.mget(names)
         return sum(int(v) for v in values if v is not None)

@@ -381,3 +381,22 @@ def test_syndication_period():
 
 def test_no_ttl_hint():
     assert feed_ttl_seconds("<rss></rss>") is None
+
+
+def test_html_named_entities_in_xml_are_decoded():
+    doc = b"<rss version='2.0'><channel><title>caf&eacute; &amp; cr&egrave;me</title>" + (
+        b"<item><title>&laquo;Quote&raquo;&nbsp;x</title><link>http://x.org/1</link></item>"
+        b"</channel></rss>"
+    )
+    feed = parse_document(doc)
+    assert feed.title == "café & crème"
+    assert feed.entries[0].title == "«Quote»\u00a0x"
+
+
+def test_rss10_content_encoded_is_not_lost():
+    doc = RSS10.replace(
+        b"<description>Un article</description>",
+        b"<content:encoded>&lt;p&gt;Texte complet&lt;/p&gt;</content:encoded>",
+    ).replace(b"xmlns:dc=", b'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc=')
+    entry = parse_document(doc).entries[0]
+    assert "Texte complet" in entry.content_html

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from services.parser.handler import ParserHandler
+from services.parser.handler import Extractor, ParserHandler
 from shared import streams
 from shared.events import ArticleParsed, FeedFetched, FullContent
 from shared.feeds import FeedRegistry, FeedStatus
@@ -288,3 +288,14 @@ async def test_redis_failure_leaves_event_pending(redis, settings, site, monkeyp
 
     assert await parsed(redis) == []
     assert await pending(redis) == 1
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_extractor_runs_off_the_event_loop(workers):
+    extractor = Extractor(workers)
+    try:
+        page = await extractor.extract(article_page().encode(), url="https://gazette.example/x")
+    finally:
+        extractor.close()
+    assert page is not None
+    assert PARAGRAPHS[0] in page.text

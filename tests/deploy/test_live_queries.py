@@ -142,6 +142,8 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
     prometheus_bin = require_binary("prometheus", package="prometheus")
     procs = Processes(tmp_path)
     try:
+        # Everything is started at once and waited for afterwards: on two
+        # cores the services' imports dominate the set-up time.
         site_port = free_port()
         site = f"http://127.0.0.1:{site_port}"
         feedserver = procs.start(
@@ -150,8 +152,6 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
              "--new-every", "4"],
             dict(os.environ),
         )  # fmt: skip
-        wait_http(f"{site}/healthz", timeout=30, proc=feedserver)
-
         env = {
             **os.environ,
             "FEEDPIPE_REDIS_URL": redis_url,
@@ -163,14 +163,14 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
             "FEEDPIPE_LOG_JSON": "true",
         }
         env.pop("FEEDPIPE_INDEX_URL", None)
+        cli = [sys.executable, "-m", "services.cli"]
+        # The same command as the compose file's one-shot `init` service.
         opml = tmp_path / "feeds.opml"
         outlines = "".join(f'<outline type="rss" xmlUrl="{site}/feeds/{f}"/>' for f in FEEDS)
         opml.write_text(f'<opml version="2.0"><body>{outlines}</body></opml>')
-        cli = [sys.executable, "-m", "services.cli"]
-        subprocess.run(
-            [*cli, "feeds", "import", str(opml), "--interval", "2"],
-            env=env, cwd=REPO, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        importer = procs.start(
+            "import", [*cli, "feeds", "import", str(opml), "--interval", "2"], env
+        )
 
         targets: dict[str, str] = {}
         for service in SERVICES:
@@ -180,13 +180,6 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
                 service_env["FEEDPIPE_API_PORT"] = str(port)
             procs.start(service, [*cli, "run", service], service_env)
             targets[service] = f"127.0.0.1:{port}"
-        for service, target in targets.items():
-            wait_http(f"http://{target}/healthz", timeout=60, proc=procs.procs[service])
-        # A garbage entry for the parser (its group exists once it is healthy):
-        # it must end up as a dead letter.
-        client = redis_sync.Redis.from_url(redis_url)
-        client.xadd(streams.FETCHED, {streams.DATA_FIELD: b'{"not": "an event"}'})
-        client.close()
 
         prom_port = free_port()
         config = tmp_path / "prometheus.yml"
@@ -198,6 +191,16 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
              f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
             dict(os.environ),
         )  # fmt: skip
+
+        wait_http(f"{site}/healthz", timeout=60, proc=feedserver)
+        assert importer.wait(timeout=120) == 0, procs.tail()
+        for service, target in targets.items():
+            wait_http(f"http://{target}/healthz", timeout=120, proc=procs.procs[service])
+        # A garbage entry for the parser (its group exists once it is healthy):
+        # it must end up as a dead letter.
+        client = redis_sync.Redis.from_url(redis_url)
+        client.xadd(streams.FETCHED, {streams.DATA_FIELD: b'{"not": "an event"}'})
+        client.close()
         wait_http(f"http://127.0.0.1:{prom_port}/-/ready", timeout=60, proc=prom)
         yield Prometheus(f"http://127.0.0.1:{prom_port}"), procs, targets["api"]
     finally:

@@ -156,6 +156,20 @@ end
 return due
 """
 
+# The same claim, also returning each claimed feed's hash ({id, fields, ...}),
+# so a poller needs one round trip per batch instead of two. KEYS[1] schedule;
+# ARGV: now, limit, lease_until, feed key prefix.
+_CLAIM_FEEDS_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[3], id)
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGETALL', ARGV[4] .. id)
+end
+return out
+"""
+
 # Reschedule only if the caller still holds the lease (score == ARGV[2]); a
 # poller whose lease expired and was re-claimed must not overwrite the new one.
 _RELEASE_LUA = """
@@ -211,6 +225,7 @@ class FeedRegistry:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM_LUA)
+        self._claim_feeds = redis.register_script(_CLAIM_FEEDS_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
         self._update_if_exists = redis.register_script(_UPDATE_IF_EXISTS_LUA)
         self._change_url = redis.register_script(_CHANGE_URL_LUA)
@@ -443,6 +458,27 @@ class FeedRegistry:
         until = now + lease
         due = await self._claim(keys=[streams.SCHEDULE], args=[now, limit, until])
         return [(_text(d), until) for d in due]
+
+    async def claim_due_feeds(
+        self, *, now: float, limit: int, lease: float
+    ) -> list[tuple[Feed, float]]:
+        """:meth:`claim_due` returning the feeds themselves (one round trip).
+        A claimed id whose hash is gone (removed meanwhile) is dropped from the
+        schedule."""
+        until = now + lease
+        raw = await self._claim_feeds(
+            keys=[streams.SCHEDULE], args=[now, limit, until, streams.FEED_KEY_PREFIX]
+        )
+        claimed: list[tuple[Feed, float]] = []
+        orphans: list[str] = []
+        for feed_id, flat in zip(raw[::2], raw[1::2], strict=True):
+            if not flat:
+                orphans.append(_text(feed_id))
+                continue
+            claimed.append((_decode(dict(zip(flat[::2], flat[1::2], strict=True))), until))
+        if orphans:
+            await self.redis.zrem(streams.SCHEDULE, *orphans)
+        return claimed
 
     async def reschedule(self, feed_id: str, *, lease_until: float, next_poll_at: float) -> bool:
         """Set the next poll time if our lease is still ours."""

@@ -117,15 +117,11 @@ class Poller:
         if free <= 0 or self._paused:
             return 0
         now = self.clock()
-        claimed = await self.registry.claim_due(
+        claimed = await self.registry.claim_due_feeds(
             now=now, limit=min(free, self.settings.batch_size), lease=self.settings.lease_seconds
         )
-        if not claimed:
-            return 0
-        leases = dict(claimed)
-        feeds = await self.registry.get_many(list(leases))
-        for feed in feeds:
-            task = asyncio.create_task(self._poll(feed, leases[feed.feed_id]))
+        for feed, lease_until in claimed:
+            task = asyncio.create_task(self._poll(feed, lease_until))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         return len(claimed)

@@ -169,3 +169,19 @@ async def test_public_view_has_the_contract_fields(redis) -> None:
     ):
         assert key in public
     assert public["last_error"] is None
+
+
+async def test_claim_due_feeds_returns_the_feeds(redis) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(URL, title="Ex", now=0.0)
+    [(claimed, lease_until)] = await registry.claim_due_feeds(now=10.0, limit=10, lease=5.0)
+    assert claimed == feed
+    assert lease_until == 15.0
+    assert await redis.zscore(streams.SCHEDULE, feed.feed_id) == 15.0
+
+
+async def test_claim_due_feeds_drops_orphaned_schedule_entries(redis) -> None:
+    registry = FeedRegistry(redis)
+    await redis.zadd(streams.SCHEDULE, {"ghost": 0.0})
+    assert await registry.claim_due_feeds(now=10.0, limit=10, lease=5.0) == []
+    assert await redis.zscore(streams.SCHEDULE, "ghost") is None

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Final
+from urllib.parse import urlsplit
 
 import xxhash
 
@@ -63,6 +64,26 @@ def entry_identity(entry: RawEntry, *, base_url: str) -> tuple[str | None, str |
     return url, guid
 
 
+def _honoured_canonical(canonical: str, *, entry_url: str | None, base_url: str) -> str | None:
+    """The page's rel=canonical, unless it points at a site's home page while
+    the entry links to an article (a common CMS misconfiguration that would
+    merge every article of the site into one)."""
+    resolved = canonicalize_url(canonical, base=entry_url or base_url)
+    if resolved is None:
+        return entry_url
+    if (
+        entry_url
+        and urlsplit(resolved).path in ("", "/")
+        and urlsplit(entry_url).path
+        not in (
+            "",
+            "/",
+        )
+    ):
+        return entry_url
+    return resolved
+
+
 def needs_page(text: str) -> bool:
     return len(text) < SUBSTANTIAL_CHARS
 
@@ -89,7 +110,7 @@ def build_article(
     are never invented: without any, ``date_source`` says "missing"."""
     url, guid = identity or entry_identity(entry, base_url=base_url)
     if page is not None and page.canonical_url:
-        url = canonicalize_url(page.canonical_url, base=url or base_url) or url
+        url = _honoured_canonical(page.canonical_url, entry_url=url, base_url=base_url)
     if url is None and not guid:
         # Neither link nor GUID: identify the entry by what it says, so a
         # re-poll of the same entry maps to the same article.

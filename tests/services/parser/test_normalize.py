@@ -185,3 +185,11 @@ def test_site_suffix_removed_using_page_site_name():
 def test_needs_page_for_short_text_only():
     assert needs_page("short teaser")
     assert not needs_page("word " * 100)
+
+
+def test_canonical_pointing_at_home_page_is_ignored():
+    article = build(
+        RawEntry(link="https://x.org/2025/story", summary_html="Teaser"),
+        page=page(canonical_url="https://x.org/"),
+    )
+    assert article.url == "https://x.org/2025/story"

@@ -81,7 +81,7 @@ async def test_nothing_lost_nothing_doubled_under_kills_and_a_redis_restart(
                 for f in range(FEEDS_PER_ROUND):
                     name = f"r{round_no}f{f}"
                     site.add_feed(name, ("rss", "atom", "json")[f % 3], ENTRIES_PER_FEED)
-                    pipe.cli("feeds", "add", site.feed_url(name))
+                    await pipe.acli("feeds", "add", site.feed_url(name))
                 for stage in rng.sample(STAGES, k=len(STAGES)):
                     await asyncio.sleep(rng.uniform(0.2, 1.5))
                     if pipe.workers(stage):

@@ -98,9 +98,9 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
                 for s in ("poller", "parser", "deduplicator", "indexer")
             }
             for name in HOSTILE:
-                pipe.cli("feeds", "add", site.feed_url(name))
+                await pipe.acli("feeds", "add", site.feed_url(name))
             for name in ("good-rss", "good-json"):
-                pipe.cli("feeds", "add", site.feed_url(name))
+                await pipe.acli("feeds", "add", site.feed_url(name))
 
             # Malformed events straight onto every stream go to that stage's DLQ.
             client = redis_sync.Redis.from_url(redis_url)
@@ -116,17 +116,17 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
 
             assert await wait_until(good_feeds_indexed, timeout=240), pipe.log_tail()
 
-            def feeds_by_url() -> dict[str, dict[str, object]]:
-                listed = json.loads(pipe.cli("feeds", "list", "--json").stdout)
+            async def feeds_by_url() -> dict[str, dict[str, object]]:
+                listed = json.loads(await pipe.acli("feeds", "list", "--json"))
                 return {f["url"]: f for f in listed}
 
             async def hostile_recorded() -> bool:
-                feeds = feeds_by_url()
+                feeds = await feeds_by_url()
                 broken = [n for n in HOSTILE if n != "huge-feed"]
                 return all(feeds[site.feed_url(n)]["last_error"] for n in broken)
 
             assert await wait_until(hostile_recorded, timeout=120), json.dumps(
-                feeds_by_url(), indent=1
+                await feeds_by_url(), indent=1
             )
 
             for stage in streams.STAGE_INPUTS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -53,7 +54,7 @@ async def test_feeds_of_every_format_become_searchable_and_survive_a_killed_work
     site.add_feed("atom", "atom", 6, summary_only=True)  # text comes from the article pages
     site.add_feed("json", "json", 6)
     for name in ("rss", "atom", "json"):
-        pipeline.cli("feeds", "add", site.feed_url(name))
+        await pipeline.acli("feeds", "add", site.feed_url(name))
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         ok = await wait_until(lambda: all_found(session, pipeline, site), timeout=INGEST_TIMEOUT_S)
@@ -71,22 +72,22 @@ async def test_feeds_of_every_format_become_searchable_and_survive_a_killed_work
         # Kill a parser with SIGKILL while a larger batch flows; nothing may be lost.
         site.add_feed("bulk-rss", "rss", 150)
         site.add_feed("bulk-json", "json", 150)
-        pipeline.cli("feeds", "add", site.feed_url("bulk-rss"))
-        pipeline.cli("feeds", "add", site.feed_url("bulk-json"))
+        await pipeline.acli("feeds", "add", site.feed_url("bulk-rss"))
+        await pipeline.acli("feeds", "add", site.feed_url("bulk-json"))
         killed = pipeline.kill_worker("parser")
-        pipeline.wait_for_worker("parser", not_pid=killed)
+        await asyncio.to_thread(pipeline.wait_for_worker, "parser", not_pid=killed)
         killed = pipeline.kill_worker("deduplicator")
-        pipeline.wait_for_worker("deduplicator", not_pid=killed)
+        await asyncio.to_thread(pipeline.wait_for_worker, "deduplicator", not_pid=killed)
 
         ok = await wait_until(lambda: all_found(session, pipeline, site), timeout=INGEST_TIMEOUT_S)
         assert ok, pipeline.log_tail()
 
-    listed = json.loads(pipeline.cli("feeds", "list", "--json").stdout)
+    listed = json.loads(await pipeline.acli("feeds", "list", "--json"))
     assert {f["url"] for f in listed} == {site.feed_url(n) for n in site.feeds}
     for feed in listed:
         assert feed["last_error"] is None
         assert feed["last_status"] in {"ok", "not_modified"}
         assert feed["last_polled_at"] is not None
 
-    cli_hits = json.loads(pipeline.cli("search", site.articles[0].token, "--json").stdout)
+    cli_hits = json.loads(await pipeline.acli("search", site.articles[0].token, "--json"))
     assert cli_hits["total"] == 1

@@ -55,6 +55,18 @@ class Pipeline:
             env=self.env, cwd=REPO, capture_output=True, text=True, check=check, timeout=120,
         )  # fmt: skip
 
+    async def acli(self, *args: str) -> str:
+        """The CLI without blocking the event loop (feed servers of the test run on it)."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", *args,
+            env=self.env, cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        if proc.returncode != 0:
+            raise AssertionError(f"feedpipe {' '.join(args)} failed: {err.decode()}")
+        return out.decode()
+
     def start(self, *scale: str) -> None:
         args = [sys.executable, "-m", "services.cli", "up"]
         for item in scale:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from services.deduplicator.handler import make_handler
@@ -127,3 +128,26 @@ async def test_two_workers_with_the_same_article_publish_it_once(
     assert [u.kind for u in out] == [UniqueKind.NEW]
     pending = await redis.xpending(streams.PARSED, streams.GROUP_DEDUPLICATOR)
     assert pending["pending"] == 0
+
+
+async def test_decisions_are_counted_by_kind(redis: Redis, group: None) -> None:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    seen = value("feedpipe_articles_seen_total")
+    near = value("feedpipe_duplicates_total", kind="near")
+    url = value("feedpipe_duplicates_total", kind="url")
+    updates = value("feedpipe_updates_total")
+    original = parsed(text(story(4)), url="https://a.example.org/4")
+    events = [
+        original,
+        parsed(syndicated(story(4)), url="https://b.example.org/4"),
+        parsed(text(story(4)), url="https://a.example.org/4", feed_id="feed-9"),
+        ArticleParsed(article=original.article.model_copy(update={"text": text(story(5))})),
+    ]
+    await make_handler(DedupStore(redis, window_days=14, bucket_bits=4))(events)
+
+    assert value("feedpipe_articles_seen_total") == seen + 4
+    assert value("feedpipe_duplicates_total", kind="near") == near + 1
+    assert value("feedpipe_duplicates_total", kind="url") == url + 1
+    assert value("feedpipe_updates_total") == updates + 1

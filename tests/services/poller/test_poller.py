@@ -313,12 +313,20 @@ async def test_three_pollers_fetch_each_feed_once_per_cycle(server, redis, make_
         feed, _ = await registry.add(server.route(f"/feed/{i}", handler))
         ids.append(feed.feed_id)
     pollers = [make_poller(seed=n, batch_size=20) for n in range(3)]
-
-    for cycle in (1, 2):
-        await asyncio.gather(*(p.run_until_idle() for p in pollers))
-        per_feed = collections.Counter(server.hits[f"/feed/{i}"] for i in range(500))
-        assert per_feed == {cycle: 500}
-        await registry.poll_now(ids)
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(p.run(stop)) for p in pollers]
+    try:
+        for cycle in (1, 2):
+            async with asyncio.timeout(30):
+                while sum(p.polls for p in pollers) < 500 * cycle:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # room for any double poll to show up
+            per_feed = collections.Counter(server.hits[f"/feed/{i}"] for i in range(500))
+            assert per_feed == {cycle: 500}
+            await registry.poll_now(ids)  # next cycle
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
     assert all(p.polls > 0 for p in pollers)  # the work was shared
 
 

@@ -25,7 +25,7 @@ from services.poller.outcome import PollPlan, Verdict, plan_poll
 from shared import metrics, streams
 from shared.events import FeedFetched
 from shared.feeds import Feed, FeedRegistry
-from shared.fetcher import FetchResult, SafeFetcher
+from shared.fetcher import FetchOutcome, FetchResult, SafeFetcher
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.streaminfo import group_info
@@ -37,6 +37,10 @@ IDLE_MIN_S = 0.02
 BACKPRESSURE_CHECK_S = 2.0
 FEED_GAUGE_EVERY_S = 30.0
 WRITE_BATCH = 500
+
+
+_FETCH_COUNTERS = {o: metrics.FEED_FETCHES.labels(o.value) for o in FetchOutcome}
+_QUIET = frozenset({Verdict.NOT_MODIFIED, Verdict.UNCHANGED})
 
 
 def _changed(feed: Feed, fields: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +85,7 @@ class Poller:
         self._next_backpressure_check = 0.0
         self._next_gauges = 0.0
         self.polls = 0  # feeds fully handled by this poller (for tests and benchmarks)
+        self._debug = settings.log_level.upper() == "DEBUG"
 
     # --- main loop ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -88,13 +93,23 @@ class Poller:
         try:
             while not stop.is_set():
                 await self._observe()
+                free = self._capacity() - len(self._inflight)
+                if self._inflight and free < self._low_water():
+                    # Busy: claim again once a useful batch of slots is free,
+                    # not one feed per finished fetch.
+                    await self._wait(stop, at_most=IDLE_MAX_S)
+                    continue
+                wanted = min(free, self.settings.batch_size)
                 claimed = await self._claim_and_start()
-                if claimed == 0 or len(self._inflight) >= self._capacity():
-                    await self._idle(stop)
-                else:
-                    await asyncio.sleep(0)  # let fetches start before claiming more
+                if claimed and claimed >= wanted:
+                    await asyncio.sleep(0)  # more may be due: let fetches start, claim again
+                    continue
+                await self._idle(stop)  # nothing (more) due now
         finally:
             await self._drain(writer)
+
+    def _low_water(self) -> int:
+        return max(min(self.settings.batch_size, self._capacity() // 4), 1)
 
     async def run_until_idle(self) -> None:
         """Poll everything due now, then return (tests, one-shot runs)."""
@@ -127,16 +142,18 @@ class Poller:
         return len(claimed)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Sleep until a fetch finishes, the next feed is due, or stop."""
+        """Sleep until the next feed is due (at most IDLE_MAX_S), a fetch
+        finishes, or stop."""
         next_due = await self.registry.next_due_at()
-        now = self.clock()
-        delay = IDLE_MAX_S if next_due is None else next_due - now
-        delay = min(max(delay, IDLE_MIN_S), IDLE_MAX_S)
-        waiters: set[asyncio.Future[object]] = set(self._inflight)  # type: ignore[arg-type]
+        delay = IDLE_MAX_S if next_due is None else next_due - self.clock()
+        await self._wait(stop, at_most=min(max(delay, IDLE_MIN_S), IDLE_MAX_S))
+
+    async def _wait(self, stop: asyncio.Event, *, at_most: float) -> None:
+        waiters: set[asyncio.Future[Any]] = set(self._inflight)
         stopper = asyncio.ensure_future(stop.wait())
-        waiters.add(stopper)  # type: ignore[arg-type]
+        waiters.add(stopper)
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopper.cancel()
 
@@ -145,7 +162,9 @@ class Poller:
         with structlog.contextvars.bound_contextvars(feed_id=feed.feed_id, feed_url=feed.url):
             try:
                 if not feed.enabled:
-                    return  # disabled meanwhile; set_enabled removed it from the schedule
+                    # Disabled feeds are not scheduled; this entry is stale.
+                    await self.redis.zrem(streams.SCHEDULE, feed.feed_id)
+                    return
                 result = await self.fetcher.fetch(
                     feed.url, etag=feed.etag, last_modified=feed.last_modified
                 )
@@ -173,11 +192,12 @@ class Poller:
 
     @staticmethod
     def _observe_fetch(result: FetchResult) -> None:
-        metrics.FEED_FETCHES.labels(result.result.value).inc()
+        _FETCH_COUNTERS[result.result].inc()
         metrics.FEED_FETCH_SECONDS.observe(result.elapsed)
 
-    @staticmethod
-    def _log(feed: Feed, result: FetchResult, plan: PollPlan) -> None:
+    def _log(self, feed: Feed, result: FetchResult, plan: PollPlan) -> None:
+        if plan.verdict in _QUIET and not self._debug and not plan.new_url:
+            return  # a 304 is the common case: logged only at DEBUG
         fields = {
             "result": result.result.value,
             "verdict": plan.verdict.value,

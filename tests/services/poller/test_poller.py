@@ -308,10 +308,12 @@ async def test_three_pollers_fetch_each_feed_once_per_cycle(server, redis, make_
         return web.Response(status=304)
 
     registry = FeedRegistry(redis)
-    added = await asyncio.gather(
-        *(registry.add(server.route(f"/feed/{i}", handler)) for i in range(500))
-    )
-    ids = [feed.feed_id for feed, _ in added]
+    ids = []
+    for start in range(0, 500, 50):
+        added = await asyncio.gather(
+            *(registry.add(server.route(f"/feed/{i}", handler)) for i in range(start, start + 50))
+        )
+        ids += [feed.feed_id for feed, _ in added]
     pollers = [make_poller(seed=n, batch_size=20) for n in range(3)]
     stop = asyncio.Event()
     loops = [asyncio.create_task(p.run(stop)) for p in pollers]

@@ -7,6 +7,7 @@ import collections
 import time
 
 import pytest
+import structlog
 from aiohttp import web
 from prometheus_client import REGISTRY
 
@@ -382,3 +383,16 @@ async def test_run_loop_polls_new_feeds_and_stops(server, redis, make_poller) ->
     await task
     assert server.hits["/late"] == 1
     assert len(await fetched_events(redis)) == 1
+
+
+async def test_outcome_log_line_names_the_feed(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.status("/e", 500))
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        await make_poller().run_until_idle()
+    [line] = [entry for entry in logs if entry["event"] == "Feed fetch failed"]
+    assert line["feed_id"] == feed.feed_id
+    assert line["feed_url"] == feed.url
+    assert "HTTP 500" in line["error"]

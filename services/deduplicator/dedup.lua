@@ -4,7 +4,7 @@
 -- interleave between two workers: of two copies arriving at the same moment,
 -- exactly one is first.
 --
--- State (all under ARGV[1], the dedup prefix) is kept in small hashes, one per
+-- State (all under the dedup prefix) is kept in small hashes, one per
 -- (kind, generation, bucket), so Redis stores them as compact listpacks:
 --   r<gen>:<bucket>  field = 4 bytes of the article ref -> article record
 --   g<gen>:<bucket>  field = 4 bytes of hash(feed, guid) -> article ref
@@ -23,28 +23,43 @@
 -- The script computes the keys of candidate records itself (they are only known
 -- after the band lookups), so the dedup state must live on one Redis node.
 
-local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
-if now == nil then now = tonumber(redis.call('TIME')[1]) end
-local window = tonumber(ARGV[3])
-local ngens = tonumber(ARGV[4])
-local rbuckets = tonumber(ARGV[5])
-local bbuckets = tonumber(ARGV[6])
-local self_ref = ARGV[7]
-local chash = ARGV[8]
-local event = ARGV[9]
-local feed = ARGV[10]
-local sketch = ARGV[11]
-local tokens = tonumber(ARGV[12])
-local cluster_self = ARGV[13]
-local guid_ref = ARGV[14]
-local min_tokens = tonumber(ARGV[15])
-local exact_below = tonumber(ARGV[16])
-local strict_below = tonumber(ARGV[17])
-local strict_sim = tonumber(ARGV[18])
-local near_sim = tonumber(ARGV[19])
-local contain_ratio = tonumber(ARGV[20])
-local first_band = 21
+-- ARGV[1]: settings, space-separated (see store.DedupStore._config).
+-- ARGV[2]: the article, fixed-width binary (see store.DedupStore._blob):
+--   ref(6) content_hash(6) event(4) feed(2) sketch(32) tokens(2) guid_ref(6,
+--   all zero bytes when none) BANDS band keys(6 each) cluster(rest).
+local conf = {}
+for word in string.gmatch(ARGV[1], '%S+') do conf[#conf + 1] = word end
+local prefix = conf[1]
+local now = tonumber(conf[2])
+if now == 0 then now = tonumber(redis.call('TIME')[1]) end
+local window = tonumber(conf[3])
+local ngens = tonumber(conf[4])
+local rbuckets = tonumber(conf[5])
+local bbuckets = tonumber(conf[6])
+local min_tokens = tonumber(conf[7])
+local exact_below = tonumber(conf[8])
+local strict_below = tonumber(conf[9])
+local strict_sim = tonumber(conf[10])
+local near_sim = tonumber(conf[11])
+local contain_ratio = tonumber(conf[12])
+local nbands = tonumber(conf[13])
+
+local blob = ARGV[2]
+local self_ref = string.sub(blob, 1, 6)
+local chash = string.sub(blob, 7, 12)
+local event = string.sub(blob, 13, 16)
+local feed = string.sub(blob, 17, 18)
+local sketch = string.sub(blob, 19, 50)
+local tokens = string.byte(blob, 51) * 256 + string.byte(blob, 52)
+local record_tail = string.sub(blob, 7, 52) -- what a record stores after its kind
+local guid_ref = string.sub(blob, 53, 58)
+if guid_ref == string.rep('\0', 6) then guid_ref = '' end
+local bands = {}
+for i = 1, nbands do
+  local at = 59 + (i - 1) * 6
+  bands[i] = string.sub(blob, at, at + 5)
+end
+local cluster_self = string.sub(blob, 59 + nbands * 6)
 
 local gen_len = window
 local gen = math.floor(now / gen_len)
@@ -90,9 +105,7 @@ local function put(kind, x, value, only_new)
 end
 
 local function record(kind, cluster)
-  local t = math.min(tokens, 65535)
-  return kind .. chash .. event .. feed .. sketch
-    .. string.char(math.floor(t / 256), t % 256) .. cluster
+  return kind .. record_tail .. cluster
 end
 
 local function parse(v)
@@ -159,7 +172,7 @@ if existing then
   end
   put('r', self_ref, record(kind, rec.cluster), false)
   if tokens >= min_tokens then
-    for i = first_band, #ARGV do put('b', ARGV[i], self_ref, true) end
+    for i = 1, nbands do put('b', bands[i], self_ref, true) end
   end
   return {kind, rec.cluster, '0'}
 end
@@ -180,8 +193,8 @@ end
 if decision == nil and tokens >= min_tokens then
   local seen = {}
   local best, best_sim = nil, -1
-  for i = first_band, #ARGV do
-    local ref = find('b', ARGV[i])
+  for i = 1, nbands do
+    local ref = find('b', bands[i])
     if ref and ref ~= self_ref and not seen[ref] then
       seen[ref] = true
       local v = find('r', ref)
@@ -215,6 +228,6 @@ end
 put('r', self_ref, record(decision, cluster), false)
 if guid_ref ~= '' then put('g', guid_ref, self_ref, true) end
 if tokens >= min_tokens then
-  for i = first_band, #ARGV do put('b', ARGV[i], self_ref, true) end
+  for i = 1, nbands do put('b', bands[i], self_ref, true) end
 end
 return {decision, cluster, tostring(score)}

@@ -98,7 +98,7 @@ def token_hashes(text: str) -> U64:
     dashes and punctuation of any script separate words and never change them.
     """
     t = _tables()
-    if not unicodedata.is_normalized("NFKC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     cps = cps[:MAX_CODEPOINTS]
@@ -192,10 +192,3 @@ def sketch_similarity(a: bytes, b: bytes) -> float:
         agree += ((x ^ y) & 15 == 0) + ((x ^ y) >> 4 == 0)
     frac = agree / (len(a) * 2)
     return max(0.0, (frac - 1 / 16) / (15 / 16))
-
-
-def containment(similarity: float, tokens_a: int, tokens_b: int) -> float:
-    """Share of the smaller text's shingles found in the larger one, from the
-    Jaccard similarity and the sizes: |A∩B| = J(|A|+|B|)/(1+J)."""
-    a, b = max(tokens_a - SHINGLE + 1, 1), max(tokens_b - SHINGLE + 1, 1)
-    return min(1.0, similarity * (a + b) / ((1 + similarity) * min(a, b)))

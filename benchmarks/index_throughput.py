@@ -184,13 +184,68 @@ async def run_apply(
 ) -> float:
     index, url = await fresh_index(backend, args, workdir)
     await index.setup()
+    batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
+
+    async def writer(k: int) -> None:  # --writers N: N indexer replicas sharing the stream
+        for batch in batches[k :: args.writers]:
+            await index.apply(batch)
+
     started = time.perf_counter()
-    for i in range(0, len(events), args.batch):
-        await index.apply(events[i : i + args.batch])
+    await asyncio.gather(*(writer(k) for k in range(args.writers)))
     elapsed = time.perf_counter() - started
     assert await index.count() == len(events)
     await index.close()
     await drop_index(backend, url, args)
+    return len(events) / elapsed
+
+
+async def run_ceiling(
+    backend: str, events: list[ArticleUnique], args: argparse.Namespace, workdir: Path
+) -> float:
+    """What the engine alone does with the same texts, for comparison: PostgreSQL
+    computing the weighted tsvectors (no table, no index); SQLite inserting into
+    a bare FTS5 table (no articles table, no transaction bookkeeping)."""
+    texts = [e.article.text for e in events]
+    titles = [e.article.title for e in events]
+    if backend == "postgres":
+        import psycopg
+
+        index, url = await fresh_index(backend, args, workdir)
+        await index.setup()
+        await index.close()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("CREATE TEMP TABLE t (title text, body text)")
+            await conn.execute(
+                "INSERT INTO t SELECT * FROM unnest(%s::text[], %s::text[])", (titles, texts)
+            )
+            config = "feedpipe_english"
+            started = time.perf_counter()
+            await conn.execute(
+                f"SELECT count(setweight(to_tsvector('{config}', title), 'A')"
+                f" || setweight(to_tsvector('{config}', body), 'B')) FROM t"
+            )
+            elapsed = time.perf_counter() - started
+        await drop_index(backend, url, args)
+        return len(events) / elapsed
+    import sqlite3
+
+    path = workdir / f"ceiling-{uuid.uuid4().hex[:6]}.sqlite3"
+    lite = sqlite3.connect(path, isolation_level=None)
+    lite.execute("PRAGMA journal_mode=WAL")
+    lite.execute("PRAGMA synchronous=NORMAL")
+    lite.execute(
+        "CREATE VIRTUAL TABLE f USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')"
+    )
+    rows = list(zip(titles, texts, strict=True))
+    started = time.perf_counter()
+    for i in range(0, len(rows), args.batch):
+        lite.execute("BEGIN")
+        lite.executemany("INSERT INTO f VALUES (?, ?)", rows[i : i + args.batch])
+        lite.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    lite.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)  # noqa: ASYNC240
     return len(events) / elapsed
 
 
@@ -266,6 +321,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     for _ in range(args.runs):
                         if path == "apply":
                             rate = await run_apply(backend, events, args, workdir)
+                        elif path == "ceiling":
+                            rate = await run_ceiling(backend, events, args, workdir)
                         else:
                             rate = await run_stream(backend, events, args, workdir, redis_url)
                         runs.append(round(rate))
@@ -288,6 +345,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=1, help="Concurrent apply() (apply path).")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--workdir", default=None, help="Where the SQLite files go (tmp).")
     args = parser.parse_args()

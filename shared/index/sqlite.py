@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from shared.events import ArticleUnique
 from shared.index.analysis import (
-    ALL_CONFIGS,
     SIMPLE,
     analyzer,
     config_for,
@@ -47,9 +46,12 @@ T = TypeVar("T")
 
 READERS = 2
 MIN_EXPAND_CHARS = 4  # shorter words are searched as typed
-MAX_CANDIDATES = 5_000  # vocabulary terms examined per query word
+MAX_CANDIDATES = 1_000  # vocabulary terms examined per query word and prefix
 MAX_EXPANSIONS = 64  # indexed forms ORed per query word
 SNIPPET_TOKENS = 32
+CONFIGS_TTL_S = 30.0
+EXPANSION_TTL_S = 300.0  # a word new to the index joins expansions within this delay
+EXPANSION_CACHE = 20_000
 
 # bm25 column weights: a word in the title counts as much as four in the body.
 TITLE_WEIGHT = 4.0
@@ -95,6 +97,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE VIRTUAL TABLE articles_vocab USING fts5vocab(articles_fts, 'row')",
         ],
     ),
+    (
+        2,
+        [
+            # Configurations articles were indexed with: a query word is
+            # expanded under these only.
+            "CREATE TABLE configs_in_use (config TEXT PRIMARY KEY) WITHOUT ROWID",
+            "INSERT OR IGNORE INTO configs_in_use SELECT DISTINCT config FROM articles",
+        ],
+    ),
 ]
 
 
@@ -105,33 +116,6 @@ def _common_prefix(a: str, b: str) -> str:
             break
         n += 1
     return a[:n]
-
-
-def _expand(conn: sqlite3.Connection, word: str, configs: list[str]) -> list[str]:
-    """``word`` and the indexed words that share its stem under one of ``configs``.
-
-    Words with one stem share a prefix (the stem minus Snowball's final
-    rewrites, e.g. happy/happiness -> happi), so candidates come from a range
-    scan of the FTS vocabulary over that prefix, then are stemmed to check.
-    """
-    folded = unaccent(word.lower())
-    stems = {c: analyzer(c).stem(folded) for c in configs if c != SIMPLE}
-    if len(folded) < MIN_EXPAND_CHARS or not stems:
-        return [folded]
-    prefix = min((_common_prefix(folded, stem) for stem in stems.values()), key=len)
-    if len(prefix) < MIN_EXPAND_CHARS - 1:
-        return [folded]
-    found = [folded]
-    rows = conn.execute(
-        "SELECT term FROM articles_vocab WHERE term >= ? AND term < ? LIMIT ?",
-        (prefix, prefix + "\U0010ffff", MAX_CANDIDATES),
-    )
-    for (term,) in rows:
-        if term != folded and any(analyzer(c).stem(term) == st for c, st in stems.items()):
-            found.append(term)
-            if len(found) >= MAX_EXPANSIONS:
-                break
-    return found
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -162,6 +146,9 @@ class SQLiteIndex(Index):
         self._lock = threading.Lock()
         self._setup_done = False
         self._setup_lock = asyncio.Lock()
+        self._configs: list[str] = []
+        self._configs_at = 0.0
+        self._expansions: dict[tuple[str, tuple[str, ...]], tuple[float, list[str]]] = {}
 
     # --- threads -----------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -300,6 +287,10 @@ class SQLiteIndex(Index):
                 conn.executemany(
                     "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)", fts_rows
                 )
+            conn.executemany(
+                "INSERT OR IGNORE INTO configs_in_use VALUES (?)",
+                [(c,) for c in {config_for(a.language) for a in articles}],
+            )
             before = conn.total_changes
             conn.executemany(
                 "INSERT INTO duplicates (cluster_id, article_id, url, feed_url, recorded_at)"
@@ -307,6 +298,8 @@ class SQLiteIndex(Index):
                 [(d.cluster_id, d.article_id, d.url, d.feed_url, now) for d in duplicates],
             )
             stats.duplicates = conn.total_changes - before
+            if not {config_for(a.language) for a in articles} <= set(self._configs):
+                self._configs_at = 0.0
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -327,7 +320,7 @@ class SQLiteIndex(Index):
     ) -> SearchPage:
         parsed = parse_query(query)
         code = normalise_language(lang)
-        configs = [config_for(code)] if code else list(ALL_CONFIGS)
+        configs = [config_for(code)] if code else None
         where = ["articles_fts MATCH :match"]
         params: dict[str, Any] = {
             "now": time.time(),
@@ -364,7 +357,8 @@ class SQLiteIndex(Index):
         )
 
         def run(conn: sqlite3.Connection) -> SearchPage:
-            params["match"] = to_fts5(parsed, lambda word: _expand(conn, word, configs))
+            used = configs or self._configs_in_use(conn)
+            params["match"] = to_fts5(parsed, lambda word: self._expand(conn, word, used))
             page = conn.execute(ranked, params).fetchall()
             if page:
                 total = int(page[0][1])
@@ -391,6 +385,53 @@ class SQLiteIndex(Index):
             return SearchPage(total=total, hits=hits)
 
         return await self._read(run)
+
+    def _configs_in_use(self, conn: sqlite3.Connection) -> list[str]:
+        now = time.monotonic()
+        if now - self._configs_at > CONFIGS_TTL_S:
+            rows = conn.execute("SELECT config FROM configs_in_use ORDER BY config").fetchall()
+            self._configs = [str(r[0]) for r in rows] or [SIMPLE]
+            self._configs_at = now
+        return self._configs
+
+    def _expand(self, conn: sqlite3.Connection, word: str, configs: list[str]) -> list[str]:
+        """``word`` and the indexed words that share its stem under one of ``configs``.
+
+        Words with one stem share a prefix (the stem minus Snowball's final
+        rewrites, e.g. happy/happiness -> happi), so candidates come from a range
+        scan of the FTS vocabulary over that prefix, then are stemmed to check.
+        Expansions are cached for a while: the scan reads posting lists.
+        """
+        folded = unaccent(word.lower())
+        key = (folded, tuple(configs))
+        now = time.monotonic()
+        cached = self._expansions.get(key)
+        if cached is not None and now - cached[0] < EXPANSION_TTL_S:
+            return cached[1]
+        found = [folded]
+        if len(folded) >= MIN_EXPAND_CHARS:
+            by_prefix: dict[str, list[tuple[str, str]]] = {}
+            for config in configs:
+                if config == SIMPLE:
+                    continue
+                stem = analyzer(config).stem(folded)
+                prefix = _common_prefix(folded, stem)
+                if len(prefix) >= MIN_EXPAND_CHARS - 1:
+                    by_prefix.setdefault(prefix, []).append((config, stem))
+            for prefix, stems in by_prefix.items():
+                rows = conn.execute(
+                    "SELECT term FROM articles_vocab WHERE term >= ? AND term < ? LIMIT ?",
+                    (prefix, prefix + "\U0010ffff", MAX_CANDIDATES),
+                )
+                for (term,) in rows:
+                    if term not in found and any(analyzer(c).stem(term) == st for c, st in stems):
+                        found.append(term)
+            found = found[:MAX_EXPANSIONS]
+        with self._lock:
+            if len(self._expansions) > EXPANSION_CACHE:
+                self._expansions.clear()
+            self._expansions[key] = (now, found)
+        return found
 
     @staticmethod
     def _snippets(conn: sqlite3.Connection, rids: list[int], match: str) -> dict[int, str]:

@@ -157,11 +157,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--local-gate", action="store_true", help="in-process host gate")
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run the poller on uvloop (not a project dependency: uv run --with uvloop ...)",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     port = free_port()
     server = subprocess.Popen(

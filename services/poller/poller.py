@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from services.poller.outcome import PollPlan, Verdict, plan_poll
@@ -28,7 +29,7 @@ from shared.feeds import Feed, FeedRegistry
 from shared.fetcher import FetchOutcome, FetchResult, SafeFetcher
 from shared.logging import get_logger
 from shared.settings import Settings
-from shared.streaminfo import group_info
+from shared.streaminfo import LAG_COUNT_CAP, group_info
 
 log = get_logger(__name__)
 
@@ -86,6 +87,7 @@ class Poller:
         self._next_gauges = 0.0
         self.polls = 0  # feeds fully handled by this poller (for tests and benchmarks)
         self._debug = settings.log_level.upper() == "DEBUG"
+        self._lag_measurable: int | None = None  # cap of lag counting, 0 when exact
 
     # --- main loop ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -235,27 +237,14 @@ class Poller:
                 await self._flush(batch)
 
     async def _flush(self, batch: list[_Write]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for w in batch:
-            if w.event is not None:
-                pipe.xadd(streams.FETCHED, {streams.DATA_FIELD: w.event.model_dump_json()})
-            fields = _changed(w.feed, w.plan.fields)
-            if w.plan.new_url:
-                await self.registry.queue_change_url(
-                    pipe, w.feed.feed_id, w.feed.url, w.plan.new_url
-                )
-            if w.plan.disable:
-                await self.registry.queue_update(pipe, w.feed.feed_id, fields)
-                await self.registry.queue_unschedule(pipe, w.feed.feed_id)
-            else:
-                await self.registry.queue_poll_result(
-                    pipe,
-                    w.feed.feed_id,
-                    fields,
-                    lease_until=w.lease_until,
-                    next_poll_at=w.plan.next_poll_at,
-                )
+        payloads = [w.event.model_dump_json() if w.event is not None else None for w in batch]
         for attempt in range(5):
+            # Rebuilt on every attempt: a failed execute() empties the pipeline.
+            # A retry after a partial write may publish an event twice; the
+            # stream is at-least-once and the deduplicator absorbs it.
+            pipe = self.redis.pipeline(transaction=False)
+            for w, payload in zip(batch, payloads, strict=True):
+                await self._queue(pipe, w, payload)
             try:
                 await pipe.execute()
                 break
@@ -267,6 +256,24 @@ class Poller:
         else:
             log.error("Poll results lost; their leases will expire", feeds=len(batch))
         self.polls += len(batch)
+
+    async def _queue(self, pipe: Pipeline, w: _Write, payload: str | None) -> None:
+        if payload is not None:
+            pipe.xadd(streams.FETCHED, {streams.DATA_FIELD: payload})
+        fields = _changed(w.feed, w.plan.fields)
+        if w.plan.new_url:
+            await self.registry.queue_change_url(pipe, w.feed.feed_id, w.feed.url, w.plan.new_url)
+        if w.plan.disable:
+            await self.registry.queue_update(pipe, w.feed.feed_id, fields)
+            await self.registry.queue_unschedule(pipe, w.feed.feed_id)
+        else:
+            await self.registry.queue_poll_result(
+                pipe,
+                w.feed.feed_id,
+                fields,
+                lease_until=w.lease_until,
+                next_poll_at=w.plan.next_poll_at,
+            )
 
     async def _drain(self, writer: asyncio.Task[None]) -> None:
         """Finish fetches in flight and write their results before returning."""
@@ -298,12 +305,11 @@ class Poller:
     async def _check_backpressure(self) -> None:
         """Slow down when the parser falls behind: fewer claims from half the
         threshold, none at the threshold."""
-        threshold = self.settings.lag_threshold
+        threshold = await self._lag_threshold()
         lag = (await group_info(self.redis, streams.FETCHED, streams.GROUP_PARSER)).lag
         paused = lag >= threshold
-        throttle = (
-            1.0 if lag <= threshold / 2 else max(1.0 - (lag - threshold / 2) / (threshold / 2), 0.0)
-        )
+        half = threshold / 2
+        throttle = 1.0 if lag <= half else max(1.0 - (lag - half) / half, 0.0)
         if paused != self._paused:
             if paused:
                 log.warning(
@@ -315,3 +321,13 @@ class Poller:
             log.info("Parser lag rising, polling fewer feeds at once", lag=lag, threshold=threshold)
         self._paused = paused
         self._throttle = max(throttle, 0.05) if not paused else 0.0
+
+    async def _lag_threshold(self) -> int:
+        """The configured threshold, or what can be measured: Redis before 7.0
+        has no group lag, and counting unread entries stops at LAG_COUNT_CAP."""
+        if self._lag_measurable is None:
+            info = await self.redis.info("server")
+            major = str(info.get("redis_version", "7")).split(".", 1)[0]
+            self._lag_measurable = LAG_COUNT_CAP if major.isdigit() and int(major) < 7 else 0
+        limit = self.settings.lag_threshold
+        return min(limit, self._lag_measurable) if self._lag_measurable else limit

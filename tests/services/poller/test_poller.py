@@ -396,3 +396,30 @@ async def test_outcome_log_line_names_the_feed(server, redis, make_poller) -> No
     assert line["feed_id"] == feed.feed_id
     assert line["feed_url"] == feed.url
     assert "HTTP 500" in line["error"]
+
+
+async def test_failed_result_write_is_retried(server, redis, make_poller, monkeypatch) -> None:
+    from redis.asyncio.client import Pipeline
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    original = Pipeline.execute
+    failures = 0
+
+    async def flaky(self, raise_on_error=True):
+        nonlocal failures
+        if failures == 0 and any(args[0] == "XADD" for args, _ in self.command_stack):
+            failures += 1
+            await self.reset()
+            raise RedisConnectionError("connection lost")
+        return await original(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", flaky)
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(server.feed("/f", etag='"v1"'))
+    await make_poller().run_until_idle()
+
+    assert failures == 1
+    assert len(await fetched_events(redis)) == 1
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert state.etag == '"v1"'

@@ -1,0 +1,1 @@
+"""Helpers of the whole-pipeline benchmark (feed server, processes, sampling, stats)."""

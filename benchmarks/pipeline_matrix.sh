@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every run behind docs/benchmarks/pipeline.md, in order (about 25 minutes on
+# 2 cores). Results are appended to benchmarks/results/pipeline.jsonl; then
+# `uv run python -m benchmarks.pipeline report` renders the page.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B="uv run python -m benchmarks.pipeline"
+SUMMARY="--feeds 100 --entries 50 --articles 12000 --interval 2"
+FULL="--feeds 100 --entries 10 --articles 2000 --interval 2"
+$B baseline --mode summary --runs 3 --feeds 100 --entries 50 --articles 3000 --label baseline
+$B baseline --mode full --runs 3 --feeds 100 --entries 10 --articles 600 --label baseline
+$B feedpipe --mode summary $SUMMARY --runs 3 --label sqlite-1
+$B feedpipe --mode full $FULL --runs 3 --label sqlite-1
+$B feedpipe --mode summary $SUMMARY --runs 3 --scale 2 --label sqlite-2
+$B feedpipe --mode full $FULL --runs 3 --scale 2 --label sqlite-2
+$B feedpipe --mode summary $SUMMARY --runs 3 --index postgres --label postgres-1
+$B feedpipe --mode full $FULL --runs 1 --index postgres --label postgres-1
+$B feedpipe --mode summary $SUMMARY --runs 3 --rate-from sqlite-1 --label latency
+$B feedpipe --mode full $FULL --runs 3 --rate-from sqlite-1 --label latency
+$B feedpipe --mode summary $SUMMARY --runs 1 --profile parser --label profile
+$B feedpipe --mode full $FULL --runs 1 --profile parser --label profile

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trafilatura import bare_extraction
+from trafilatura.settings import Document
 
 from services.parser.feeds import to_utc
 
@@ -35,10 +36,7 @@ def text_to_html(text: str) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
 
 
-def extract_page(
-    page: bytes | str, *, url: str, favor_precision: bool = True
-) -> PageContent | None:
-    """Main content of an article page, or None when nothing usable was found."""
+def _extract(page: bytes | str, url: str, favor_precision: bool) -> Document | None:
     doc = bare_extraction(
         page,
         url=url,
@@ -48,11 +46,26 @@ def extract_page(
         favor_precision=favor_precision,
         with_metadata=True,
     )
-    if doc is None or isinstance(doc, dict):
+    if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
+        return None
+    return doc
+
+
+def extract_page(
+    page: bytes | str, *, url: str, favor_precision: bool = True
+) -> PageContent | None:
+    """Main content of an article page, or None when nothing usable was found.
+
+    With ``favor_precision`` a page where the strict pass keeps nothing is
+    extracted once more without it (about 2 % of the evaluation pages), rather
+    than falling back to the feed's teaser.
+    """
+    doc = _extract(page, url, favor_precision)
+    if doc is None and favor_precision:
+        doc = _extract(page, url, False)
+    if doc is None:
         return None
     text = (doc.text or "").strip()
-    if not text:
-        return None
     # trafilatura reports <link rel=canonical> / og:url here, else the URL we gave.
     canonical = doc.url if doc.url and doc.url != url else None
     authors = [a.strip() for a in (doc.author or "").split(";") if a.strip()]

@@ -203,6 +203,8 @@ def build_stream(
     kinds: Counter[str] = Counter()
     labels = corpus_stories(pages)
     kinds["corpus_pages_merged"] = len(pages) - len(set(labels))
+    hosts = Counter(urlsplit(url).hostname for url, _, _ in pages)
+    kinds["same_site_page_pairs"] = sum(n * (n - 1) // 2 for n in hosts.values())
     for page_no, (url, title, text) in enumerate(pages):
         story = labels[page_no]
         host = urlsplit(url).hostname or "origin.example"
@@ -323,6 +325,7 @@ async def run_stream(redis: Redis, items: list[Item], *, batch: int = 200) -> di
     canonical_story: dict[str, int] = {}
     seen_stories: set[int] = set()
     tp = fp = fn = found = 0  # found: right duplicates among articles whose story was seen
+    trap_merges = 0  # short same-template articles merged into another story
     by_reason: Counter[str] = Counter()
     errors: list[str] = []
     for start in range(0, len(items), batch):
@@ -344,6 +347,7 @@ async def run_stream(redis: Redis, items: list[Item], *, batch: int = 200) -> di
                     found += int(already and item.judge_recall)
                 else:
                     fp += 1
+                    trap_merges += int(not item.judge_recall)
                     if len(errors) < 10:
                         errors.append(f"merged {item.event.article.url} into {claim.cluster_id}")
             elif already and item.judge_recall:
@@ -359,6 +363,7 @@ async def run_stream(redis: Redis, items: list[Item], *, batch: int = 200) -> di
         "fn": fn,
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "found": found,
+        "short_template_wrong_merges": trap_merges,
         "recall": found / (found + fn) if found + fn else 1.0,
         "by_reason": dict(sorted(by_reason.items())),
         "examples": errors,
@@ -439,7 +444,21 @@ async def memory(redis: Redis, n: int, bucket_bits: int) -> dict[str, float]:
     }
 
 
+async def memory_only(args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
+        proc, url = start_redis(tmp)
+        redis = Redis.from_url(url)
+        try:
+            return {"memory": await memory(redis, args.memory_articles, args.memory_bucket_bits)}
+        finally:
+            await redis.aclose()
+            proc.terminate()
+            proc.wait()
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    if args.memory_only:
+        return await memory_only(args)
     t0 = time.perf_counter()
     pages = load_pages(args.corpus, args.limit)
     items, kinds = build_stream(pages, seed=args.seed, cut="minor")
@@ -475,14 +494,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, help="extraction-eval corpus directory")
     parser.add_argument("--limit", type=int, default=1000, help="pages used as stories")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--memory-articles", type=int, default=100_000)
     parser.add_argument("--memory-bucket-bits", type=int, default=10)
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory figure")
     args = parser.parse_args()
+    if not args.memory_only and args.corpus is None:
+        parser.error("--corpus is required (unless --memory-only)")
     result = asyncio.run(main_async(args))
     text = json.dumps(result, indent=2, default=str)
     print(text)

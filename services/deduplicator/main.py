@@ -22,7 +22,7 @@ from shared.stage import StreamStage, sleep_or_stop
 
 log = get_logger(__name__)
 
-STATE_KEYS_EVERY_S = 30.0
+STATE_KEYS_EVERY_S = 15.0
 
 
 def state_gauge_loop(store: DedupStore) -> Callable[[asyncio.Event], Awaitable[None]]:

@@ -83,12 +83,14 @@ def _tables() -> _Tables:
 
 
 def _mix(x: U64) -> U64:
-    """splitmix64 finaliser: spreads every input bit over the whole word."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """splitmix64 finaliser, in place: spreads every input bit over the whole word."""
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
 
 
 def token_hashes(text: str) -> U64:
@@ -116,8 +118,10 @@ def token_hashes(text: str) -> U64:
         # Polynomial hash of every word at once: non-word characters weigh 0,
         # so summing from one word start to the next gives exactly the word;
         # the inverse power shifts it back to position 0 so equal words agree.
-        terms = codes.astype(np.uint64) * t.pow_[: codes.size]
-        hashes = np.add.reduceat(terms, starts) * t.inv_pow[starts]
+        terms = codes.astype(np.uint64)
+        terms *= t.pow_[: codes.size]
+        hashes = np.add.reduceat(terms, starts)
+        hashes *= t.inv_pow[starts]
     return hashes
 
 
@@ -132,7 +136,8 @@ def shingle_hashes(tokens: U64, size: int = SHINGLE) -> U64:
     with np.errstate(over="ignore"):
         acc = tokens[:m].copy()
         for j in range(1, size):
-            acc = acc * _SHINGLE_MUL + tokens[j : j + m]
+            acc *= _SHINGLE_MUL
+            acc += tokens[j : j + m]
     return _mix(acc)
 
 

@@ -188,8 +188,22 @@ def _error_result(
 
 
 class SafeFetcher:
-    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redis: Redis | None = None,
+        max_politeness_wait: float | None = None,
+    ) -> None:
+        """``max_politeness_wait``: longest wait for a host's politeness slot
+        before giving up with a ``deferred`` result (default: the fetch budget).
+        The poller keeps it short so a crowded host does not hold its slots."""
         self.settings = settings
+        self.max_politeness_wait = (
+            max_politeness_wait
+            if max_politeness_wait is not None
+            else settings.fetch_timeout - settings.connect_timeout
+        )
         slot_ttl = settings.fetch_timeout + 5.0
         self.gate: HostGate
         if redis is not None:
@@ -321,7 +335,10 @@ class SafeFetcher:
     ) -> FetchResult | None:
         """Wait for the host's politeness budget; a deferred result when the
         wait would not fit in this fetch's time budget."""
-        budget_end = started + self.settings.fetch_timeout - self.settings.connect_timeout
+        budget_end = min(
+            started + self.settings.fetch_timeout - self.settings.connect_timeout,
+            time.monotonic() + self.max_politeness_wait,
+        )
         while True:
             decision = await self.gate.try_acquire(host, token, now=time.time())
             if decision.admission is Admission.GRANTED:

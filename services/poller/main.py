@@ -16,6 +16,9 @@ from shared.fetcher import SafeFetcher
 from shared.redisconn import make_redis
 from shared.service import ServiceRuntime
 
+# A feed whose host is at its politeness limit waits this long at most, then is
+# deferred (rescheduled shortly after) so it does not hold a poll slot.
+MAX_POLITENESS_WAIT_S = 5.0
 # Redis connections beyond the fetches in flight (claims, batched writes, gauges).
 EXTRA_CONNECTIONS = 16
 
@@ -26,7 +29,7 @@ def main() -> None:
     # Every fetch in flight talks to Redis (per-host politeness): a pool that
     # waits for a free connection rather than failing at the default 100.
     redis = make_redis(settings, max_connections=settings.poll_concurrency + EXTRA_CONNECTIONS)
-    fetcher = SafeFetcher(settings, redis=redis)
+    fetcher = SafeFetcher(settings, redis=redis, max_politeness_wait=MAX_POLITENESS_WAIT_S)
     poller = Poller(settings, redis, fetcher=fetcher, name=runtime.consumer)
 
     async def poll_loop(stop: asyncio.Event) -> None:

@@ -398,3 +398,20 @@ async def test_host_min_delay_spaces_requests(server, make_fetcher, redis_url) -
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(arrivals) == 3
     assert all(gap >= 0.15 for gap in gaps)
+
+
+async def test_crowded_host_defers_after_the_politeness_wait(server, make_fetcher) -> None:
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.5)
+        return web.Response(body=RSS, content_type="application/rss+xml")
+
+    server.route("/slow", slow)
+    fetcher = make_fetcher(per_host_concurrency=1)
+    fetcher.max_politeness_wait = 0.1
+    first, second = await asyncio.gather(
+        fetcher.fetch(server.url("/slow")), fetcher.fetch(server.url("/f"))
+    )
+    assert first.result is FetchOutcome.OK
+    assert second.result is FetchOutcome.DEFERRED
+    assert second.retry_after is not None
+    assert server.hits["/f"] == 0

@@ -301,6 +301,9 @@ async def run_stream(
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from shared.logging import configure_logging
+
+    configure_logging(service="benchmark", level="WARNING", json=True)  # as the service runs
     t0 = time.perf_counter()
     events = list(CorpusGenerator().events(args.articles))
     gen_s = time.perf_counter() - t0
@@ -340,7 +343,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument(
-        "--paths", nargs="+", choices=["apply", "stream"], default=["apply", "stream"]
+        "--paths",
+        nargs="+",
+        choices=["ceiling", "apply", "stream"],
+        default=["ceiling", "apply", "stream"],
     )
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)

@@ -56,32 +56,37 @@ class PageFetcher(Protocol):
 
 
 class Extractor:
-    """Runs trafilatura off the event loop: in a thread (``workers=0``) or in a
-    process pool of ``workers`` processes (extraction is CPU-bound Python, so
-    threads share one core; processes scale)."""
+    """Runs trafilatura off the event loop: in ONE worker thread
+    (``workers=0``) or in a pool of ``workers`` processes.
+
+    One thread, never several: trafilatura shares module-level lxml XPath and
+    cleaner objects, which are not thread-safe — concurrent extractions in a
+    thread pool crashed the interpreter ("double free") in
+    benchmarks/extraction_quality.py. Extraction is CPU-bound Python, so a
+    process pool is also what scales it past one core.
+    """
 
     def __init__(self, workers: int = 0) -> None:
-        self._pool: concurrent.futures.Executor | None = (
-            concurrent.futures.ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
+        self._pool: concurrent.futures.Executor = (
+            concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+            if workers > 0
+            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
         )
 
     async def extract(self, page: bytes, *, url: str) -> PageContent | None:
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        try:
-            if self._pool is None:
-                return await asyncio.to_thread(extract_page, page, url=url)
-            return await loop.run_in_executor(self._pool, _extract_in_worker, page, url)
-        finally:
-            metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
+        content, seconds = await loop.run_in_executor(self._pool, _extract_in_worker, page, url)
+        metrics.EXTRACTION_SECONDS.observe(seconds)  # work only, not time queued
+        return content
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _extract_in_worker(page: bytes, url: str) -> PageContent | None:
-    return extract_page(page, url=url)
+def _extract_in_worker(page: bytes, url: str) -> tuple[PageContent | None, float]:
+    started = time.thread_time()  # CPU of this worker thread only
+    content = extract_page(page, url=url)
+    return content, time.thread_time() - started
 
 
 @dataclass(slots=True)

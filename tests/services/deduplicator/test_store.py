@@ -258,3 +258,12 @@ async def test_duplicate_links_to_an_article_whose_id_is_not_hex(redis: Redis) -
     await claim(store, first)
     copy = parsed(text(story(1)), url="https://b.example.org/1")
     assert await claim(store, copy) == (Decision.DUP_CONTENT, "custom-id")
+
+
+async def test_decisions_survive_a_flushed_script_cache(redis: Redis) -> None:
+    # A restarted Redis has no scripts loaded; the store must load it again.
+    store = make_store(redis)
+    first = parsed(text(story(1)))
+    await claim(store, first)
+    await redis.script_flush()
+    assert (await claim(store, again(first)))[0] is Decision.UNCHANGED

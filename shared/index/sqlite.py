@@ -397,9 +397,10 @@ class SQLiteIndex(Index):
     def _expand(self, conn: sqlite3.Connection, word: str, configs: list[str]) -> list[str]:
         """``word`` and the indexed words that share its stem under one of ``configs``.
 
-        Words with one stem share a prefix (the stem minus Snowball's final
-        rewrites, e.g. happy/happiness -> happi), so candidates come from a range
-        scan of the FTS vocabulary over that prefix, then are stemmed to check.
+        Words with one stem share a prefix (the stem minus its last letters, which
+        Snowball rewrites: happy/happiness -> happi, chevaux -> cheval), so
+        candidates come from a range scan of the FTS vocabulary over that prefix,
+        then are stemmed to check.
         Expansions are cached for a while: the scan reads posting lists.
         """
         folded = unaccent(word.lower())
@@ -415,7 +416,10 @@ class SQLiteIndex(Index):
                 if config == SIMPLE:
                     continue
                 stem = analyzer(config).stem(folded)
+                # The last two letters of a stem may differ in its forms
+                # (cheval/chevaux, heureux/heureuse): leave them out of the prefix.
                 prefix = _common_prefix(folded, stem)
+                prefix = prefix[: max(MIN_EXPAND_CHARS - 1, len(prefix) - 2)]
                 if len(prefix) >= MIN_EXPAND_CHARS - 1:
                     by_prefix.setdefault(prefix, []).append((config, stem))
             for prefix, stems in by_prefix.items():

@@ -115,6 +115,11 @@ async def test_french_stemming_finds_the_plural(index: Index, event: EventFactor
     assert await ids(index, "télécommunication", lang="fr") == ["a1"]
 
 
+async def test_french_irregular_plural_is_found(index: Index, event: EventFactory) -> None:
+    await index.apply([event("a1", title="Course", text="Les chevaux ont couru.", language="fr")])
+    assert await ids(index, "cheval") == ["a1"]
+
+
 async def test_english_stemming_matches_other_forms(index: Index, event: EventFactory) -> None:
     await index.apply([event("a1", title="Markets", text="Investors were running for cover.")])
     assert await ids(index, "runs investor") == ["a1"]

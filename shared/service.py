@@ -82,7 +82,7 @@ class ServiceRuntime:
             group=stage.group,
             consumer=self.consumer,
             batch=True,
-            max_records=s.batch_size,
+            max_records=s.batch_size_for(stage.stage),
             polling_interval=s.batch_timeout_ms,
         )
         reclaim = StreamSub(

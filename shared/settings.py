@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
     batch_size: int = Field(default=200, ge=1, description="Entries read per stream batch.")
+    parser_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Feed documents per parser batch (default batch_size); each holds many"
+        " entries, so a smaller batch lets the stages after the parser overlap with it.",
+    )
     batch_timeout_ms: int = Field(default=100, ge=1, description="Block time of a stream read.")
     max_deliveries: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
     reclaim_idle_ms: int = Field(default=30_000, ge=100, description="Idle time before reclaim.")
@@ -98,6 +104,12 @@ class Settings(BaseSettings):
     @property
     def resolved_index_url(self) -> str:
         return self.index_url or f"sqlite:///{self.sqlite_path}"
+
+    def batch_size_for(self, stage: str) -> int:
+        """Stream entries read per batch by ``stage``."""
+        if stage == "parser" and self.parser_batch_size is not None:
+            return self.parser_batch_size
+        return self.batch_size
 
     def metrics_port_for(self, service: str) -> int:
         if self.metrics_port is not None:

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from shared.settings import Settings
+
+
+def test_parser_reads_its_own_batch_size_when_set() -> None:
+    settings = Settings(batch_size=200, parser_batch_size=10)
+    assert settings.batch_size_for("parser") == 10
+    assert settings.batch_size_for("indexer") == 200
+
+
+def test_parser_batch_size_defaults_to_the_common_one() -> None:
+    assert Settings(batch_size=150).batch_size_for("parser") == 150

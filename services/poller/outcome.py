@@ -159,7 +159,11 @@ def _plan_failure(
         attempts, settings, now=now, retry_after=result.retry_after, rng=rng
     )
     reason = result.error or result.result.value
-    if result.status is not None and str(result.status) not in reason:
+    if (
+        result.result is FetchOutcome.HTTP_ERROR
+        and result.status is not None
+        and str(result.status) not in reason
+    ):
         reason = f"HTTP {result.status}: {reason}"
     error = f"{reason} (attempt {attempts}, next try at {_iso(next_at)})"
     fields: dict[str, Any] = {

@@ -114,3 +114,8 @@ def test_deferred_changes_only_the_schedule() -> None:
     assert p.verdict is Verdict.DEFERRED
     assert set(p.fields) == {"next_poll_at"}
     assert p.next_poll_at >= NOW + 900
+
+
+def test_too_large_error_is_not_labelled_with_the_200() -> None:
+    r = result(FetchOutcome.TOO_LARGE, status=200, error="body too large: more than 10 bytes")
+    assert plan(feed(), r).fields["last_error"].startswith("body too large")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -107,15 +108,6 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
 ]
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return a[:n]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -418,7 +410,7 @@ class SQLiteIndex(Index):
                 stem = analyzer(config).stem(folded)
                 # The last two letters of a stem may differ in its forms
                 # (cheval/chevaux, heureux/heureuse): leave them out of the prefix.
-                prefix = _common_prefix(folded, stem)
+                prefix = os.path.commonprefix([folded, stem])  # noqa: RUF071 - by character
                 prefix = prefix[: max(MIN_EXPAND_CHARS - 1, len(prefix) - 2)]
                 if len(prefix) >= MIN_EXPAND_CHARS - 1:
                     by_prefix.setdefault(prefix, []).append((config, stem))

@@ -205,12 +205,34 @@ return 1
 """
 
 
-# One poll's outcome in one call: write the fields if the feed still exists,
-# then move its schedule entry if the caller still holds the lease.
-# KEYS: feed hash, schedule. ARGV: feed id, lease_until, next_poll_at, fields...
+# One poll's outcome in one atomic call:
+# 1. if the feed still exists: publish the fetched document (XADD) and write
+#    the state fields -- together, so the parser can never record a parse error
+#    for the new document before the poller marks it fetched;
+# 2. with keep_parse_error, a feed the parser marked broken keeps its status
+#    and error (a 304 / same-hash body is still the broken document);
+# 3. move the schedule entry if the caller still holds the lease.
+# KEYS: feed hash, schedule, fetched stream.
+# ARGV: feed id, lease_until, next_poll_at, keep_parse_error (0/1), payload
+# ('' = nothing to publish), data field name, then field/value pairs.
 _POLL_RESULT_LUA = """
-if #ARGV > 3 and redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[5] ~= '' then
+    redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[5])
+  end
+  local keep = ARGV[4] == '1' and redis.call('HGET', KEYS[1], 'last_status') == 'parse_error'
+  local fields = {}
+  for i = 7, #ARGV, 2 do
+    local k = ARGV[i]
+    if not (keep and (k == 'last_status' or k == 'last_error' or k == 'error_count'
+                      or k == 'last_ok_at')) then
+      fields[#fields + 1] = k
+      fields[#fields + 1] = ARGV[i + 1]
+    end
+  end
+  if #fields > 0 then
+    redis.call('HSET', KEYS[1], unpack(fields))
+  end
 end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if score and tonumber(score) == tonumber(ARGV[2]) then
@@ -413,13 +435,27 @@ class FeedRegistry:
         *,
         lease_until: float,
         next_poll_at: float,
+        publish: str | bytes | None = None,
+        keep_parse_error: bool = False,
     ) -> None:
-        """Queue :meth:`queue_update` and :meth:`queue_reschedule` as one script call."""
-        args: list[Any] = [feed_id, lease_until, next_poll_at]
+        """Queue one poll's outcome as one atomic script call: ``publish`` (an
+        event's JSON) goes to :data:`streams.FETCHED` together with the state
+        ``fields``, then the lease-checked reschedule. With ``keep_parse_error``
+        the status fields are not written over a ``parse_error``."""
+        args: list[Any] = [
+            feed_id,
+            lease_until,
+            next_poll_at,
+            "1" if keep_parse_error else "0",
+            publish if publish is not None else "",
+            streams.DATA_FIELD,
+        ]
         for key, value in _encode(fields).items():
             args += [key, value]
         await self._poll_result(
-            keys=[streams.feed_key(feed_id), streams.SCHEDULE], args=args, client=pipe
+            keys=[streams.feed_key(feed_id), streams.SCHEDULE, streams.FETCHED],
+            args=args,
+            client=pipe,
         )
 
     async def queue_change_url(

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,12 +44,15 @@ _FETCH_COUNTERS = {o: metrics.FEED_FETCHES.labels(o.value) for o in FetchOutcome
 _QUIET = frozenset({Verdict.NOT_MODIFIED, Verdict.UNCHANGED})
 
 
-def _changed(feed: Feed, fields: dict[str, Any]) -> dict[str, Any]:
+def _changed(feed: Feed, fields: dict[str, Any], *, keep: Collection[str] = ()) -> dict[str, Any]:
     """Only the fields whose value differs from the feed as read at claim time
-    (a 304 then rewrites three fields, not ten)."""
-    return {k: v for k, v in fields.items() if getattr(feed, k, _MISSING) != v}
+    (a 304 then rewrites three fields, not ten); ``keep`` fields always go, since
+    another service may have changed them since the claim."""
+    return {k: v for k, v in fields.items() if k in keep or getattr(feed, k, _MISSING) != v}
 
 
+# Health fields the parser also writes (record_parse).
+_STATUS_FIELDS = frozenset({"last_status", "last_error", "error_count"})
 _MISSING = object()
 
 
@@ -258,22 +261,23 @@ class Poller:
         self.polls += len(batch)
 
     async def _queue(self, pipe: Pipeline, w: _Write, payload: str | None) -> None:
-        if payload is not None:
-            pipe.xadd(streams.FETCHED, {streams.DATA_FIELD: payload})
-        fields = _changed(w.feed, w.plan.fields)
+        keep_parse_error = w.plan.verdict in _QUIET
+        fields = _changed(w.feed, w.plan.fields, keep=_STATUS_FIELDS if keep_parse_error else ())
         if w.plan.new_url:
             await self.registry.queue_change_url(pipe, w.feed.feed_id, w.feed.url, w.plan.new_url)
         if w.plan.disable:
             await self.registry.queue_update(pipe, w.feed.feed_id, fields)
             await self.registry.queue_unschedule(pipe, w.feed.feed_id)
-        else:
-            await self.registry.queue_poll_result(
-                pipe,
-                w.feed.feed_id,
-                fields,
-                lease_until=w.lease_until,
-                next_poll_at=w.plan.next_poll_at,
-            )
+            return
+        await self.registry.queue_poll_result(
+            pipe,
+            w.feed.feed_id,
+            fields,
+            lease_until=w.lease_until,
+            next_poll_at=w.plan.next_poll_at,
+            publish=payload,
+            keep_parse_error=keep_parse_error,
+        )
 
     async def _drain(self, writer: asyncio.Task[None]) -> None:
         """Finish fetches in flight and write their results before returning."""

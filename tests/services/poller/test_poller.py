@@ -407,7 +407,7 @@ async def test_failed_result_write_is_retried(server, redis, make_poller, monkey
 
     async def flaky(self, raise_on_error=True):
         nonlocal failures
-        if failures == 0 and any(args[0] == "XADD" for args, _ in self.command_stack):
+        if failures == 0 and any(streams.FETCHED in args for args, _ in self.command_stack):
             failures += 1
             await self.reset()
             raise RedisConnectionError("connection lost")
@@ -423,3 +423,30 @@ async def test_failed_result_write_is_retried(server, redis, make_poller, monkey
     state = await registry.get(feed.feed_id)
     assert state is not None
     assert state.etag == '"v1"'
+
+
+async def test_parse_error_recorded_during_a_304_poll_is_kept(server, redis, make_poller) -> None:
+    registry = FeedRegistry(redis)
+    served = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal served
+        served += 1
+        if served == 1:
+            return web.Response(body=RSS, content_type="application/rss+xml", headers={"ETag": "e"})
+        # The parser rejects the first document while the second poll is in flight.
+        await registry.record_parse(feed.feed_id, error="mismatched tag")
+        return web.Response(status=304, headers={"ETag": "e"})
+
+    feed, _ = await registry.add(server.route("/racy", handler))
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed.feed_id])
+    await poller.run_until_idle()
+
+    state = await registry.get(feed.feed_id)
+    assert state is not None
+    assert served == 2
+    assert state.last_status is FeedStatus.PARSE_ERROR
+    assert state.last_error == "mismatched tag"
+    assert state.http_status == 304

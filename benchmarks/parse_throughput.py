@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from services.parser.feeds import FeedParseError, parse_document
 from services.parser.fingerprint import entry_fingerprint
@@ -198,6 +199,80 @@ def repoll(docs: list[tuple[bytes, str | None]]) -> int:
     return n
 
 
+def library_only(docs: list[tuple[bytes, str | None]], name: str) -> int:
+    """Entries out of the bare parsing library (no decoding, checks or normalising)."""
+    import io
+
+    import fastfeedparser
+    import feedparser
+
+    n = 0
+    for body, _ in docs:
+        if name == "fastfeedparser":
+            n += len(fastfeedparser.parse(body).get("entries") or [])
+        else:
+            n += len(feedparser.parse(io.BytesIO(body)).get("entries") or [])
+    return n
+
+
+def breakdown(docs: list[tuple[bytes, str | None]]) -> list[tuple[str, float]]:
+    """CPU microseconds per entry of each step of the new-entry path."""
+    from services.parser.html import sanitize_html, text_of_clean_html
+
+    base = "https://example.org/feed.xml"
+    steps: list[tuple[str, float]] = []
+
+    def step(name: str, n: int, work: Callable[[], object]) -> object:
+        start = time.process_time()
+        out = work()
+        steps.append((name, (time.process_time() - start) / n * 1e6))
+        return out
+
+    from shared.urls import _canonicalize
+
+    feeds = [parse_document(b, content_type=c) for b, c in docs[:3]]  # warm-up
+    _canonicalize.cache_clear()  # cold URL cache, as for entries never seen before
+    start = time.process_time()
+    feeds = [parse_document(b, content_type=c) for b, c in docs]
+    pairs = [(f, e) for f in feeds for e in f.entries]
+    n = len(pairs)
+    steps.append(("decode + safety check + parse", (time.process_time() - start) / n * 1e6))
+    ids: Any = step(
+        "canonical URL", n, lambda: [entry_identity(e, base_url=base) for _, e in pairs]
+    )
+    step(
+        "fingerprint",
+        n,
+        lambda: [entry_fingerprint("f", e, url=i[0]) for (_, e), i in zip(pairs, ids, strict=True)],
+    )
+    cleaned: Any = step(
+        "nh3 sanitise (+ relative URLs)",
+        n,
+        lambda: [sanitize_html(e.content_html, base_url=base) for _, e in pairs],
+    )
+    step("plain text", n, lambda: [text_of_clean_html(c) for c in cleaned])
+    arts: Any = step(
+        "build_article total (incl. the two above)",
+        n,
+        lambda: [
+            build_article(
+                e,
+                feed=f,
+                feed_id="f",
+                feed_url=base,
+                base_url=base,
+                fetched_at=FETCHED,
+                identity=i,
+            )
+            for (f, e), i in zip(pairs, ids, strict=True)
+        ],
+    )
+    step(
+        "ArticleParsed JSON", n, lambda: [ArticleParsed(article=a).model_dump_json() for a in arts]
+    )
+    return steps
+
+
 def measure(
     docs: list[tuple[bytes, str | None]], runs: int, work: Callable[..., int]
 ) -> tuple[int, list[float]]:
@@ -217,6 +292,8 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=120, help="synthetic documents")
     ap.add_argument("--entries", type=int, default=50, help="entries per synthetic document")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--compare-libraries", action="store_true", help="also time bare libraries")
+    ap.add_argument("--breakdown", action="store_true", help="CPU per entry of each step")
     args = ap.parse_args()
 
     sets: dict[str, list[tuple[bytes, str | None]]] = {
@@ -233,6 +310,21 @@ def main() -> None:
             print(
                 f"| {name} | {path} | {len(docs)} | {n} | {statistics.median(rates):,.0f}"
                 f" | {runs} |"
+            )
+    if args.breakdown:
+        print("\n| step (synthetic, new entries) | CPU µs per entry |")
+        print("|---|---:|")
+        for name, micros in breakdown(sets["synthetic"]):
+            print(f"| {name} | {micros:.1f} |")
+    if args.compare_libraries:
+        xml_docs = [d for d in sets["synthetic"] if not d[0].startswith(b"{")]
+        for lib in ("fastfeedparser", "feedparser"):
+            docs = xml_docs if lib == "fastfeedparser" else xml_docs[:8]
+            n, rates = measure(docs, args.runs, lambda d, lib=lib: library_only(d, lib))
+            runs = ", ".join(f"{r:,.0f}" for r in rates)
+            print(
+                f"| synthetic RSS+Atom | {lib} alone (defaults) | {len(docs)} | {n} |"
+                f" {statistics.median(rates):,.0f} | {runs} |"
             )
 
 

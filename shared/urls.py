@@ -91,8 +91,13 @@ def canonicalize_url(url: str | None, *, base: str | None = None) -> str | None:
     """
     if not url:
         return None
-    if _PLAIN_URL.fullmatch(url) and _DOT_SEGMENT.search(url) is None:
-        return url if url.count("/") > 2 else url + "/"
+    head, _, query = url.partition("?")
+    if _PLAIN_URL.fullmatch(head) and _DOT_SEGMENT.search(head) is None:
+        # Plain URL, or plain URL + only tracking parameters (feed links
+        # tagged with utm_*): nothing is left for w3lib to normalise.
+        names = (p.partition("=")[0] for p in query.partition("#")[0].split("&") if p)
+        if not query or all(is_tracking_param(n) for n in names):
+            return head if head.count("/") > 2 else head + "/"
     return _canonicalize(url, base)
 
 

@@ -80,3 +80,13 @@ def test_article_id_without_url_depends_on_feed_and_guid():
 def test_article_id_needs_url_or_guid():
     with pytest.raises(ValueError, match="URL or a GUID"):
         article_id_for(url=None, feed_id="f", guid=None)
+
+
+def test_only_tracking_parameters_leave_no_query():
+    assert canonicalize_url("https://example.com/a?utm_source=rss&utm_medium=feed#x") == (
+        "https://example.com/a"
+    )
+
+
+def test_fragment_only_is_dropped():
+    assert canonicalize_url("https://example.com/a#section") == "https://example.com/a"

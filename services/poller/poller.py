@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,15 +44,12 @@ _FETCH_COUNTERS = {o: metrics.FEED_FETCHES.labels(o.value) for o in FetchOutcome
 _QUIET = frozenset({Verdict.NOT_MODIFIED, Verdict.UNCHANGED})
 
 
-def _changed(feed: Feed, fields: dict[str, Any], *, keep: Collection[str] = ()) -> dict[str, Any]:
+def _changed(feed: Feed, fields: dict[str, Any]) -> dict[str, Any]:
     """Only the fields whose value differs from the feed as read at claim time
-    (a 304 then rewrites three fields, not ten); ``keep`` fields always go, since
-    another service may have changed them since the claim."""
-    return {k: v for k, v in fields.items() if k in keep or getattr(feed, k, _MISSING) != v}
+    (a 304 then rewrites three fields, not ten)."""
+    return {k: v for k, v in fields.items() if getattr(feed, k, _MISSING) != v}
 
 
-# Health fields the parser also writes (record_parse).
-_STATUS_FIELDS = frozenset({"last_status", "last_error", "error_count"})
 _MISSING = object()
 
 
@@ -262,7 +259,9 @@ class Poller:
 
     async def _queue(self, pipe: Pipeline, w: _Write, payload: str | None) -> None:
         keep_parse_error = w.plan.verdict in _QUIET
-        fields = _changed(w.feed, w.plan.fields, keep=_STATUS_FIELDS if keep_parse_error else ())
+        # Unchanged fields are skipped; a status that does change is written by
+        # the script only if the parser has not marked the feed broken since.
+        fields = _changed(w.feed, w.plan.fields)
         if w.plan.new_url:
             await self.registry.queue_change_url(pipe, w.feed.feed_id, w.feed.url, w.plan.new_url)
         if w.plan.disable:

@@ -13,7 +13,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from services.parser.handler import Extractor, ParserHandler
-from shared import streams
+from shared import metrics, streams
 from shared.events import ArticleParsed, FeedFetched, FullContent
 from shared.feeds import FeedRegistry, FeedStatus
 from shared.fetcher import SafeFetcher
@@ -132,7 +132,12 @@ def feed_body(site: PageServer) -> bytes:
 async def test_auto_mode_fetches_page_of_teaser_only(redis, stage, site):
     url = f"{site.base}/feed.xml"
     feed_id = await registered(redis, url)
+    fetched_ok = counter(metrics.ARTICLE_FETCHES, "ok")
+    parsed_rss = counter(metrics.ENTRIES_PARSED, "rss2.0")
     await run_once(redis, stage, fetched_event(feed_id, url, feed_body(site), FullContent.AUTO))
+
+    assert counter(metrics.ARTICLE_FETCHES, "ok") == fetched_ok + 1
+    assert counter(metrics.ENTRIES_PARSED, "rss2.0") == parsed_rss + 2
 
     articles = {a.article.guid: a.article for a in await parsed(redis)}
     assert set(articles) == {"lh-1", "lh-2"}
@@ -239,11 +244,18 @@ async def test_failed_page_fetch_falls_back_to_feed_content(redis, stage, site):
     assert articles["lh-1"].text == "The council voted."
 
 
+def counter(metric, *labels) -> float:
+    return float(metric.labels(*labels)._value.get())
+
+
 async def test_broken_feed_is_recorded_and_acked(redis, stage, site):
     url = f"{site.base}/feed.xml"
     feed_id = await registered(redis, url)
     body = b"<html><body><p>This is not a feed</p></body></html>"
+    before = counter(metrics.PARSE_ERRORS, "not_a_feed")
     await run_once(redis, stage, fetched_event(feed_id, url, body, FullContent.AUTO))
+
+    assert counter(metrics.PARSE_ERRORS, "not_a_feed") == before + 1
 
     assert await parsed(redis) == []
     assert await pending(redis) == 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every run behind docs/benchmarks/pipeline.md, in order (about 25 minutes on
+# Every run behind docs/benchmarks/pipeline.md, in order (about 40 minutes on
 # 2 cores). Results are appended to benchmarks/results/pipeline.jsonl; then
 # `uv run python -m benchmarks.pipeline report` renders the page.
 set -euo pipefail
@@ -19,3 +19,11 @@ $B feedpipe --mode summary $SUMMARY --runs 3 --rate-from sqlite-1 --label latenc
 $B feedpipe --mode full $FULL --runs 3 --rate-from sqlite-1 --label latency
 $B feedpipe --mode summary $SUMMARY --runs 1 --profile parser --label profile
 $B feedpipe --mode full $FULL --runs 1 --profile parser --label profile
+# Tuning A/B: the parser reads 10 feed documents per batch instead of 200
+# (FEEDPIPE_PARSER_BATCH_SIZE, added for this), so later stages overlap with it.
+PB="--env FEEDPIPE_PARSER_BATCH_SIZE=10"
+$B feedpipe --mode summary $SUMMARY --runs 3 $PB --label sqlite-1-pb10
+$B feedpipe --mode full $FULL --runs 2 $PB --label sqlite-1-pb10
+$B feedpipe --mode summary $SUMMARY --runs 2 --scale 2 $PB --label sqlite-2-pb10
+$B feedpipe --mode summary $SUMMARY --runs 2 --rate-from sqlite-1-pb10 $PB --label latency-pb10
+$B feedpipe --mode full $FULL --runs 1 --rate-from sqlite-1-pb10 $PB --label latency-pb10

@@ -122,7 +122,10 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
 
             async def hostile_recorded() -> bool:
                 feeds = await feeds_by_url()
-                broken = [n for n in HOSTILE if n != "huge-feed"]
+                # A truncated document is parsed tolerantly (its complete
+                # entries are kept) and a 25,000-item feed is valid: neither
+                # is an error, both must simply not disturb anything.
+                broken = [n for n in HOSTILE if n not in {"huge-feed", "truncated"}]
                 return all(feeds[site.feed_url(n)]["last_error"] for n in broken)
 
             assert await wait_until(hostile_recorded, timeout=120), json.dumps(

@@ -35,6 +35,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,8 @@ async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, An
         redis_server.stop()
         if pg:
             pg.drop()
+        if not result.get("incomplete"):  # keep the log and index of a failed run
+            shutil.rmtree(tmp, ignore_errors=True)
 
     lo, hi = 0.1 * args.articles, 0.9 * args.articles
     window = st.window_rate(series["indexer"], lo, hi)
@@ -421,6 +424,7 @@ def baseline_run(args: argparse.Namespace) -> dict[str, Any]:
         if sampler is not None:
             sampler.stop()
         site.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     cpu = sampler.cpu_between(sampler.samples[0].at, sampler.samples[-1].at)
     return {
         "kind": "baseline",

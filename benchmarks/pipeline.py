@@ -566,6 +566,9 @@ def main() -> None:
             raise SystemExit(f"no results labelled {args.rate_from!r} in mode {args.mode}")
         args.rate = round(sustained * args.rate_fraction, 1)
         args.articles = int(args.rate * args.duration)
+    if args.command in ("feedpipe", "baseline"):
+        # The feed server serves whole generations: a budget it can reach exactly.
+        args.articles = max(args.articles // args.entries, 1) * args.entries
         print(f"latency run at {args.rate} articles/s for {args.articles} articles", flush=True)
     for i in range(args.runs):
         if args.command == "feedpipe":

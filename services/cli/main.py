@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from redis.asyncio import Redis
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -335,7 +338,17 @@ def search(
 
 
 def _plain_snippet(snippet: str) -> str:
-    return snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]")
+    """The API's HTML snippet (escaped text, matches in <mark>) as rich markup."""
+    parts = re.split(r"(</?mark>)", snippet)
+    out: list[str] = []
+    for part in parts:
+        if part == "<mark>":
+            out.append("[reverse]")
+        elif part == "</mark>":
+            out.append("[/reverse]")
+        else:
+            out.append(escape(html.unescape(part)))
+    return "".join(out)
 
 
 # --- status and dead letters ----------------------------------------------------

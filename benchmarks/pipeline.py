@@ -569,7 +569,8 @@ def main() -> None:
     if args.command in ("feedpipe", "baseline"):
         # The feed server serves whole generations: a budget it can reach exactly.
         args.articles = max(args.articles // args.entries, 1) * args.entries
-        print(f"latency run at {args.rate} articles/s for {args.articles} articles", flush=True)
+    if args.rate:
+        print(f"paced run at {args.rate} articles/s for {args.articles} articles", flush=True)
     for i in range(args.runs):
         if args.command == "feedpipe":
             result = asyncio.run(feedpipe_run(args, rate=args.rate))

@@ -9,5 +9,5 @@ def test_parser_reads_its_own_batch_size_when_set() -> None:
     assert settings.batch_size_for("indexer") == 200
 
 
-def test_parser_batch_size_defaults_to_the_common_one() -> None:
-    assert Settings(batch_size=150).batch_size_for("parser") == 150
+def test_parser_batch_size_none_means_the_common_one() -> None:
+    assert Settings(batch_size=150, parser_batch_size=None).batch_size_for("parser") == 150

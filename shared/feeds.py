@@ -470,20 +470,26 @@ class FeedRegistry:
     async def queue_unschedule(self, pipe: Pipeline, feed_id: str) -> None:
         pipe.zrem(streams.SCHEDULE, feed_id)
 
-    async def state_counts(self) -> dict[str, int]:
-        """Feeds by health: ok, error, disabled (for the ``feedpipe_feeds`` gauge)."""
+    async def state_counts(self, *, failing_after: int = 3) -> dict[str, int]:
+        """Feeds by health: ok, error, disabled (for the ``feedpipe_feeds`` gauge),
+        plus ``failing``: enabled feeds that failed ``failing_after`` polls in a row
+        (for ``feedpipe_feeds_failing``)."""
         ids = await self.ids()
-        counts = {"ok": 0, "error": 0, "disabled": 0}
+        counts = {"ok": 0, "error": 0, "disabled": 0, "failing": 0}
         pipe = self.redis.pipeline(transaction=False)
         for feed_id in ids:
-            pipe.hmget(streams.feed_key(feed_id), ["enabled", "last_status", "last_error"])
-        for enabled, status, error in await pipe.execute():
+            pipe.hmget(
+                streams.feed_key(feed_id), ["enabled", "last_status", "last_error", "error_count"]
+            )
+        for enabled, status, error, error_count in await pipe.execute():
             if enabled is None:
                 continue
             if _text(enabled) != "1":
                 counts["disabled"] += 1
             elif (error and _text(error)) or _text(status or b"new") not in HEALTHY:
                 counts["error"] += 1
+                if int(_text(error_count or b"0") or 0) >= failing_after:
+                    counts["failing"] += 1
             else:
                 counts["ok"] += 1
         return counts

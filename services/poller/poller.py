@@ -302,7 +302,11 @@ class Poller:
             metrics.SCHEDULE_LAG.set(max(late or 0.0, 0.0))
         if now >= self._next_gauges:
             self._next_gauges = now + FEED_GAUGE_EVERY_S
-            for state, count in (await self.registry.state_counts()).items():
+            counts = await self.registry.state_counts(
+                failing_after=metrics.FEED_FAILING_AFTER_ERRORS
+            )
+            metrics.FEEDS_FAILING.set(counts.pop("failing"))
+            for state, count in counts.items():
                 metrics.FEEDS.labels(state).set(count)
 
     async def _check_backpressure(self) -> None:

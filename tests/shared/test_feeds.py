@@ -152,7 +152,22 @@ async def test_state_counts(redis) -> None:
     await registry.update(ok.feed_id, last_status=FeedStatus.OK)
     await registry.update(bad.feed_id, last_status=FeedStatus.HTTP_ERROR, last_error="HTTP 500")
     await registry.set_enabled(off.feed_id, False)
-    assert await registry.state_counts() == {"ok": 1, "error": 1, "disabled": 1}
+    assert await registry.state_counts() == {"ok": 1, "error": 1, "disabled": 1, "failing": 0}
+
+
+async def test_state_counts_flag_feeds_failing_several_polls_in_a_row(redis) -> None:
+    registry = FeedRegistry(redis)
+    once, _ = await registry.add("https://a.example/f")
+    thrice, _ = await registry.add("https://b.example/f")
+    await registry.update(
+        once.feed_id, last_status=FeedStatus.HTTP_ERROR, last_error="x", error_count=1
+    )
+    await registry.update(
+        thrice.feed_id, last_status=FeedStatus.HTTP_ERROR, last_error="x", error_count=3
+    )
+    counts = await registry.state_counts(failing_after=3)
+    assert counts["error"] == 2
+    assert counts["failing"] == 1
 
 
 async def test_public_view_has_the_contract_fields(redis) -> None:

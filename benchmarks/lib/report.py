@@ -20,7 +20,7 @@ SERVICES = ("poller", "parser", "deduplicator", "indexer", "api", "supervisor")
 SUPPORT = ("redis-server", "postgres", "feedserver")
 # Labels of the runs in benchmarks/pipeline_matrix.sh, in the order shown.
 THROUGHPUT = ("sqlite-1", "sqlite-2", "postgres-1", "sqlite-1-pb10", "sqlite-2-pb10")
-LATENCY = ("latency", "latency-pb10")
+LATENCY = ("latency", "latency-pb10", "latency-pb10-whole")
 GOALS = {"summary": (3000.0, 10.0), "full": (150.0, 3.0)}
 
 

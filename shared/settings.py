@@ -76,10 +76,21 @@ class Settings(BaseSettings):
     batch_timeout_ms: int = Field(default=100, ge=1, description="Block time of a stream read.")
     max_deliveries: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
     reclaim_idle_ms: int = Field(default=30_000, ge=100, description="Idle time before reclaim.")
-    stream_maxlen: int = Field(default=100_000, ge=1000, description="Approximate stream cap.")
+    stream_maxlen: int = Field(
+        default=100_000,
+        ge=0,
+        description="Acknowledged entries kept in the article streams before trimming.",
+    )
+    fetched_maxlen: int = Field(
+        default=500,
+        ge=0,
+        description="The same for the fetched stream, whose entries are whole feed documents.",
+    )
     max_event_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     lag_threshold: int = Field(
-        default=50_000, ge=1, description="Downstream lag at which the poller slows down."
+        default=2_000,
+        ge=1,
+        description="Unparsed feed documents at which the poller slows down (bounds Redis memory).",
     )
     dedup_window_days: float = Field(default=14.0, gt=0)
     dedup_bucket_bits: int = Field(
@@ -112,6 +123,10 @@ class Settings(BaseSettings):
         if stage == "parser" and self.parser_batch_size is not None:
             return self.parser_batch_size
         return self.batch_size
+
+    def stream_keep_for(self, stage: str) -> int:
+        """Acknowledged entries left in ``stage``'s input stream when it is trimmed."""
+        return self.fetched_maxlen if stage == "parser" else self.stream_maxlen
 
     def metrics_port_for(self, service: str) -> int:
         if self.metrics_port is not None:

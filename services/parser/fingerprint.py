@@ -20,20 +20,22 @@ def entry_fingerprint(feed_id: str, entry: RawEntry, *, url: str | None) -> str:
     the entry. A changed title or body gives a new fingerprint (an update); an
     unchanged entry on the next poll gives the same one and is skipped."""
     identity = entry.guid or url or ""
-    h = xxhash.xxh3_128()
-    for part in (
-        feed_id,
-        identity,
-        entry.title,
-        entry.summary_html,
-        entry.content_html,
-        entry.link or "",
-        entry.published.isoformat() if entry.published else "",
-        entry.updated.isoformat() if entry.updated else "",
-    ):
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.hexdigest()
+    # One buffer hashed at once: the same bytes as updating with each part
+    # followed by NUL, in one encode and one hash call instead of eight.
+    joined = "\x00".join(
+        (
+            feed_id,
+            identity,
+            entry.title,
+            entry.summary_html,
+            entry.content_html,
+            entry.link or "",
+            entry.published.isoformat() if entry.published else "",
+            entry.updated.isoformat() if entry.updated else "",
+            "",
+        )
+    )
+    return xxhash.xxh3_128_hexdigest(joined.encode("utf-8", "surrogatepass"))
 
 
 def seen_key(fingerprint: str) -> str:

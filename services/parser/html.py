@@ -116,9 +116,17 @@ _ROOT_RELATIVE: Final = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
+_PLAIN_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?=[/?#]|$)")
+
+
 def _origin(base: str) -> str | None:
     """``scheme://netloc`` of an http(s) base as urljoin would reuse it, else None."""
+    plain = _PLAIN_ORIGIN.match(base)  # the base is usually a canonical article URL
+    return plain.group(0) if plain is not None else _split_origin(base)
+
+
+@lru_cache(maxsize=1024)
+def _split_origin(base: str) -> str | None:
     try:
         parts = urlsplit(base)
     except ValueError:
@@ -173,8 +181,7 @@ def text_of_clean_html(cleaned: str) -> str:
     return _tidy(htmllib.unescape(_CLEAN_TAG.sub("", marked)))
 
 
-# Every character str.split() treats as white space, except " " and "\n".
-_ODD_SPACE_ASCII: Final = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+# Every non-ASCII character str.split() treats as white space.
 _ODD_SPACE_OTHER: Final = (
     "\x85", "\xa0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003", "\u2004", "\u2005",
     "\u2006", "\u2007", "\u2008", "\u2009", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f",
@@ -185,7 +192,16 @@ _ODD_SPACE_OTHER: Final = (
 def _only_plain_spaces(text: str) -> bool:
     """True when " " and "\n" are the only white space in ``text`` (one
     single-character search each: memchr speed, far cheaper than a regex)."""
-    if any(c in text for c in _ODD_SPACE_ASCII):
+    if (
+        "\t" in text
+        or "\r" in text
+        or "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+    ):
         return False
     return text.isascii() or not any(c in text for c in _ODD_SPACE_OTHER)
 

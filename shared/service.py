@@ -13,11 +13,18 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.middlewares import AckPolicy
-from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis import (
+    RedisBroker,
+    RedisClusterBroker,
+    RedisSentinelBroker,
+    RedisStreamMessage,
+    StreamSub,
+)
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
 from pydantic import BaseModel
@@ -26,7 +33,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics, streams
 from shared.logging import configure_logging, get_logger
-from shared.redisconn import make_redis, redis_url
+from shared.redisconn import make_redis, redis_target
 from shared.settings import Settings, get_settings
 from shared.stage import StreamStage, sleep_or_stop, trim_stream
 from shared.streaminfo import group_info
@@ -48,8 +55,8 @@ class ServiceRuntime:
             service=service, level=self.settings.log_level, json=self.settings.log_json
         )
         self.consumer = self.settings.consumer_for(service)
-        self.broker = RedisBroker(
-            redis_url(self.settings),
+        self.broker = make_broker(
+            self.settings,
             middlewares=[RedisPrometheusMiddleware(registry=REGISTRY)],
             graceful_timeout=20.0,
         )
@@ -260,6 +267,31 @@ class ServiceRuntime:
             timeout_graceful_shutdown=20,
         )
         uvicorn.Server(config).run()
+
+
+def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
+    """The FastStream broker for the configured topology (see shared.redisconn):
+    RedisBroker, RedisSentinelBroker (master found through the Sentinels) or
+    RedisClusterBroker (nodes discovered from the seeds)."""
+    target = redis_target(settings)
+    if target.topology == "single":
+        return RedisBroker(target.url, **kwargs)
+    auth = ""
+    if target.username or target.password:
+        auth = f"{quote(target.username or '')}:{quote(target.password or '')}@"
+    host, port = target.nodes[0]
+    scheme = "rediss" if target.tls else "redis"
+    if target.topology == "sentinel":
+        assert target.service is not None
+        return RedisSentinelBroker(
+            f"{scheme}://{auth}{host}:{port}/{target.db}",
+            sentinels=list(target.nodes),
+            sentinel_master_name=target.service,
+            **kwargs,
+        )
+    return RedisClusterBroker(
+        f"{scheme}://{auth}{host}:{port}", startup_nodes=list(target.nodes[1:]), **kwargs
+    )
 
 
 async def ensure_groups(redis: Redis) -> None:

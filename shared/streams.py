@@ -10,9 +10,26 @@ dead letters to ``DLQ_PREFIX + stage``.
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-PREFIX: Final = "feedpipe"
+
+def key_prefix(redis_url: str | None) -> str:
+    """``{feedpipe}`` on a Redis Cluster, else ``feedpipe``.
+
+    On a Cluster the braces are a hash tag: every key then hashes to one slot,
+    so the MULTI/EXEC of a stage (outputs + XACK + DLQ + stats) and the Lua
+    scripts that touch several keys (feed registry, politeness, dedup) stay
+    legal. It also puts all of feedpipe on one shard; docs/SCALING.md says when
+    that matters and how to partition.
+    """
+    scheme = (redis_url or "").partition("://")[0]
+    return "{feedpipe}" if scheme.endswith("+cluster") else "feedpipe"
+
+
+# Fixed at import from the environment (every service, CLI and tool reads the
+# same FEEDPIPE_REDIS_URL), so key names are plain constants everywhere.
+PREFIX: Final = key_prefix(os.environ.get("FEEDPIPE_REDIS_URL"))
 
 # Streams: the event model carried by each is named beside it.
 FETCHED: Final = f"{PREFIX}:stream:fetched"  # shared.events.FeedFetched

@@ -1,19 +1,23 @@
-"""The whole pipeline over a real 3-master Redis Cluster (and a Sentinel-managed master).
+"""The whole pipeline over a real 3-master Redis Cluster, and over a
+Sentinel-managed master that fails over mid-run.
 
 The cluster is three ``redis-server --cluster-enabled yes`` processes on free
 loopback ports, joined with ``redis-cli --cluster create``. The services get
 ``FEEDPIPE_REDIS_URL=redis+cluster://…`` and so key everything under the
-``{feedpipe}`` hash tag (shared.streams.key_prefix).
+``{feedpipe}`` hash tag (shared.streams.key_prefix). The Sentinel set-up is one
+master, one replica and one Sentinel (quorum 1), all on loopback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -166,3 +170,80 @@ async def test_pipeline_over_a_three_master_cluster_makes_articles_searchable(
     assert {"{feedpipe}:stream:fetched", "{feedpipe}:stream:unique"} <= streams_seen
     assert acked_everything
     assert dead == 0
+
+
+@pytest.fixture
+def sentinel_port(tmp_path: Path) -> Iterator[int]:
+    """A master, its replica and one Sentinel watching them as "feedpipe"."""
+    master, replica, sentinel = free_port(), free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(_start_node(tmp_path / "master", master))
+        procs.append(
+            _start_node(tmp_path / "replica", replica, "--replicaof", "127.0.0.1", str(master))
+        )
+        conf = tmp_path / "sentinel" / "sentinel.conf"
+        conf.parent.mkdir()
+        conf.write_text(
+            f"port {sentinel}\nbind 127.0.0.1\ndir {conf.parent}\n"
+            f"sentinel monitor feedpipe 127.0.0.1 {master} 1\n"
+            "sentinel down-after-milliseconds feedpipe 2000\n"
+            "sentinel failover-timeout feedpipe 10000\n"
+        )
+        proc = subprocess.Popen(
+            [redis_server_binary(), str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(proc)
+        deadline = time.monotonic() + 20
+        client = redis_sync.Redis(host="127.0.0.1", port=sentinel)
+        while time.monotonic() < deadline:
+            try:
+                replicas = client.sentinel_slaves("feedpipe")
+                if replicas and "s_down" not in replicas[0]["flags"]:
+                    break
+            except redis_sync.RedisError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("sentinel did not discover the replica")
+        yield sentinel
+    finally:
+        _stop_all(procs)
+
+
+def _master_port(sentinel: int) -> int:
+    client: Any = redis_sync.Redis(host="127.0.0.1", port=sentinel)
+    _host, port = client.sentinel_get_master_addr_by_name("feedpipe")
+    return int(port)
+
+
+async def test_pipeline_over_sentinel_follows_a_failover(
+    sentinel_port: int, site: FeedSite, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    pipe = Pipeline(
+        redis_url=f"redis+sentinel://127.0.0.1:{sentinel_port}/feedpipe/0",
+        data_dir=tmp_path / "data",
+    )
+    pipe.start()
+    try:
+        await _ingest(pipe, site)
+        before = _master_port(sentinel_port)
+        sentinel: Any = redis_sync.Redis(host="127.0.0.1", port=sentinel_port)
+        sentinel.execute_command("SENTINEL", "FAILOVER", "feedpipe")
+        deadline = time.monotonic() + 30
+        while _master_port(sentinel_port) == before:
+            assert time.monotonic() < deadline, "no failover"
+            await asyncio.sleep(0.2)
+
+        # Feeds added after the failover go through the new master.
+        site.add_feed("after", "rss", 5)
+        await pipe.acli("feeds", "add", site.feed_url("after"))
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            ok = await wait_until(lambda: _all_found(session, pipe, site), timeout=INGEST_TIMEOUT_S)
+            assert ok, pipe.log_tail()
+    finally:
+        pipe.stop()
+    new_master = redis_sync.Redis(host="127.0.0.1", port=_master_port(sentinel_port))
+    assert new_master.xlen("feedpipe:stream:unique") > 0

@@ -149,6 +149,8 @@ _SY_PERIOD: Final = re.compile(
     r"<sy:updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*</sy:updatePeriod>", re.I
 )
 _SY_FREQ: Final = re.compile(r"<sy:updateFrequency>\s*(\d{1,5})\s*</sy:updateFrequency>", re.I)
+# Present whenever _TTL or _SY_PERIOD can match.
+_HINT_TAG: Final = re.compile(r"<(?:ttl|sy:updatePeriod)>", re.IGNORECASE)
 _PERIOD_S: Final = {
     "hourly": 3600,
     "daily": 86400,
@@ -178,6 +180,8 @@ def feed_ttl_seconds(text: str) -> float | None:
     syndication module's period / frequency. Neither parsing library exposes
     them both, and they sit in the channel head, so a bounded regex is enough."""
     head = text[:_HINT_SCAN]
+    if _HINT_TAG.search(head) is None:  # one scan instead of two for most feeds
+        return None
     ttl = _TTL.search(head)
     if ttl and int(ttl.group(1)) > 0:
         return int(ttl.group(1)) * 60.0

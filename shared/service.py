@@ -159,7 +159,9 @@ class ServiceRuntime:
         while not stop.is_set():
             try:
                 await self._observe_stream(stage)
-                await trim_stream(self.redis, stage.stream, keep=self.settings.stream_maxlen)
+                await trim_stream(
+                    self.redis, stage.stream, keep=self.settings.stream_keep_for(stage.stage)
+                )
                 await self.redis.set(
                     f"{streams.HEARTBEAT_PREFIX}{self.consumer}",
                     str(time.time()),

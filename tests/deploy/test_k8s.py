@@ -26,7 +26,8 @@ from shared import metrics, streams
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
-OVERLAYS = ("base", "overlays/dev", "overlays/production")
+OVERLAYS = ("base", "overlays/dev", "overlays/production", "overlays/redis-cluster")
+PRODUCTION = ("overlays/production", "overlays/redis-cluster")
 K8S_VERSION = "1.32.0"
 WORKERS = ("poller", "parser", "deduplicator", "indexer")
 SERVICES = (*WORKERS, "api")
@@ -178,6 +179,16 @@ def port_number(container: dict[str, Any], port: int | str) -> int:
     raise AssertionError(f"no port named {port} in {container['name']}")
 
 
+def stream_name_on(scaler: str, stream: str) -> str:
+    """The stream's key as feedpipe names it on the Redis topology a scaler reads:
+    on a Cluster with the hash-tagged prefix of shared.streams.key_prefix."""
+    plain = streams.key_prefix(None)
+    assert stream.startswith(plain)
+    if scaler == "redis-cluster-streams":
+        return streams.key_prefix("redis+cluster://h:1") + stream.removeprefix(plain)
+    return stream
+
+
 def validate_builtin(obj: dict[str, Any]) -> None:
     kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
@@ -186,17 +197,17 @@ def validate_builtin(obj: dict[str, Any]) -> None:
 
 
 def test_base_and_component_files_are_valid_kubernetes_without_rendering() -> None:
-    files = sorted((K8S / "base").glob("*.yaml")) + sorted((K8S / "components").glob("*/*.yaml"))
+    dirs = [K8S / "base", *sorted(p for p in (K8S / "components").iterdir() if p.is_dir())]
     checked = 0
-    for path in files:
-        if path.name == "kustomization.yaml":
-            continue
-        for obj in yaml.safe_load_all(path.read_text()):
-            if obj["apiVersion"] == KEDA_GROUP:
-                jsonschema.validate(obj, KEDA_SCHEMA)
-            else:
-                validate_builtin(obj)
-            checked += 1
+    for directory in dirs:
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        for name in kustomization.get("resources", []):  # whole objects, not patches
+            for obj in yaml.safe_load_all((directory / name).read_text()):
+                if obj["apiVersion"] == KEDA_GROUP:
+                    jsonschema.validate(obj, KEDA_SCHEMA)
+                else:
+                    validate_builtin(obj)
+                checked += 1
     assert checked >= 20
 
 
@@ -328,7 +339,7 @@ def test_each_stream_stage_scales_on_its_own_stream_and_consumer_group(
         (trigger,) = spec["triggers"]
         assert trigger["type"] in STREAM_SCALERS
         meta = trigger["metadata"]
-        assert meta["stream"] == stream
+        assert meta["stream"] == stream_name_on(trigger["type"], stream)
         assert meta["consumerGroup"] == group
         assert "lagCount" in meta or "pendingEntriesCount" in meta
         assert int(meta.get("lagCount", meta.get("pendingEntriesCount", "0"))) > 0
@@ -366,8 +377,9 @@ def test_every_scaled_deployment_exists(rendered: list[dict[str, Any]]) -> None:
 # --- overlays --------------------------------------------------------------------------
 
 
-def test_production_runs_no_in_cluster_stores_and_pins_its_image() -> None:
-    objs = render("overlays/production")
+@pytest.mark.parametrize("overlay", PRODUCTION)
+def test_production_runs_no_in_cluster_stores_and_pins_its_image(overlay: str) -> None:
+    objs = render(overlay)
     assert not by_kind(objs, "StatefulSet")
     assert not by_kind(objs, "Secret")  # created out of band
     for deployment in by_kind(objs, "Deployment").values():
@@ -377,8 +389,9 @@ def test_production_runs_no_in_cluster_stores_and_pins_its_image() -> None:
         assert tag not in ("", "latest")
 
 
-def test_production_puts_every_namespaced_object_in_its_namespace() -> None:
-    objs = render("overlays/production")
+@pytest.mark.parametrize("overlay", PRODUCTION)
+def test_production_puts_every_namespaced_object_in_its_namespace(overlay: str) -> None:
+    objs = render(overlay)
     assert "feedpipe" in by_kind(objs, "Namespace")
     for obj in objs:
         if obj["kind"] != "Namespace":
@@ -391,3 +404,11 @@ def test_dev_runs_redis_and_postgres_as_stateful_sets_with_volumes() -> None:
     assert {"redis", "postgres"} <= set(sets)
     for obj in sets.values():
         assert obj["spec"]["volumeClaimTemplates"]
+
+
+def test_the_cluster_overlay_reads_the_hash_tagged_streams_with_the_cluster_scaler() -> None:
+    scaled = by_kind(render("overlays/redis-cluster"), "ScaledObject")
+    for stage in streams.STAGE_INPUTS:
+        (trigger,) = scaled[stage]["spec"]["triggers"]
+        assert trigger["type"] == "redis-cluster-streams"
+        assert trigger["metadata"]["stream"].startswith("{feedpipe}:stream:")

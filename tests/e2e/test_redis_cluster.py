@@ -22,8 +22,11 @@ from typing import Any
 import aiohttp
 import pytest
 import redis as redis_sync
+from redis.asyncio.cluster import ClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
+from redis.exceptions import CrossSlotTransactionError
 
+from shared.redisconn import FeedpipeCluster
 from tests.conftest import redis_server_binary
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, free_port, get_json, wait_until
@@ -170,6 +173,26 @@ async def test_pipeline_over_a_three_master_cluster_makes_articles_searchable(
     assert {"{feedpipe}:stream:fetched", "{feedpipe}:stream:unique"} <= streams_seen
     assert acked_everything
     assert dead == 0
+
+
+async def test_a_cluster_transaction_across_slots_is_refused_and_applies_nothing(
+    cluster_ports: list[int],
+) -> None:
+    client = FeedpipeCluster(startup_nodes=[ClusterNode("127.0.0.1", cluster_ports[0])])
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.set("{a}:x", 1)
+        pipe.set("{b}:y", 2)  # another slot
+        with pytest.raises(CrossSlotTransactionError):
+            await pipe.execute()
+        assert await client.exists("{a}:x", "{b}:y") == 0
+
+        pipe = client.pipeline(transaction=True)
+        pipe.set("{a}:x", 1)
+        pipe.xadd("{a}:s", {"f": "v"})
+        assert (await pipe.execute())[0] is True
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ Two paths are timed, each ``--runs`` times (median reported):
 
 * ``apply``: ``Index.apply`` on batches of ``--batch`` events (the indexer's
   transaction, nothing else);
+* ``variants`` (SQLite only, not by default): a bare FTS5 table under other
+  storage options (page size, FTS5 ``pgsz``/``automerge``, transaction size),
+  in articles per CPU-second, to show what each would buy the writer;
 * ``stream``: the events sit in the ``unique`` Redis stream of a redis-server
   this script starts on a free local port; batches are read with XREADGROUP and
   handled by the real ``StreamStage`` + ``IndexHandler`` (decode, one index
@@ -249,6 +252,53 @@ async def run_ceiling(
     return len(events) / elapsed
 
 
+# Bare FTS5 insert of the same texts under storage options other than the
+# index's own (``--paths variants``): what each option would buy the writer.
+FTS_VARIANTS: dict[str, dict[str, int]] = {
+    "as deployed (4 KiB pages, automerge 4)": {},
+    "automerge 8": {"automerge": 8},
+    "16 KiB pages + pgsz 16338": {"page_size": 16384, "pgsz": 16338},
+    "16 KiB pages + pgsz 16338 + automerge 8": {"page_size": 16384, "pgsz": 16338, "automerge": 8},
+    "transactions of 1,000": {"batch": 1000},
+    "wal_autocheckpoint 10000": {"wal_autocheckpoint": 10000},
+}
+
+
+def run_fts_variant(
+    events: list[ArticleUnique], default_batch: int, workdir: Path, **opts: int
+) -> float:
+    """Articles per CPU-second of a bare FTS5 table (same tokenizer as the index)."""
+    import sqlite3
+
+    path = workdir / f"variant-{uuid.uuid4().hex[:6]}.sqlite3"
+    lite = sqlite3.connect(path, isolation_level=None)
+    if "page_size" in opts:
+        lite.execute(f"PRAGMA page_size={opts['page_size']}")
+    lite.execute("PRAGMA journal_mode=WAL")
+    lite.execute("PRAGMA synchronous=NORMAL")
+    lite.execute("PRAGMA cache_size=-65536")
+    if "wal_autocheckpoint" in opts:
+        lite.execute(f"PRAGMA wal_autocheckpoint={opts['wal_autocheckpoint']}")
+    lite.execute(
+        "CREATE VIRTUAL TABLE f USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')"
+    )
+    for key in ("automerge", "pgsz"):
+        if key in opts:
+            lite.execute("INSERT INTO f (f, rank) VALUES (?, ?)", (key, opts[key]))
+    rows = [(e.article.title, e.article.text) for e in events]
+    size = opts.get("batch", default_batch)
+    started = time.process_time()
+    for i in range(0, len(rows), size):
+        lite.execute("BEGIN")
+        lite.executemany("INSERT INTO f VALUES (?, ?)", rows[i : i + size])
+        lite.execute("COMMIT")
+    elapsed = time.process_time() - started
+    lite.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return len(rows) / elapsed
+
+
 async def run_stream(
     backend: str,
     events: list[ArticleUnique],
@@ -318,8 +368,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         proc, redis_url = start_redis(workdir)
         try:
+            if "variants" in args.paths:
+                for name, opts in FTS_VARIANTS.items():
+                    runs = [
+                        round(run_fts_variant(events, args.batch, workdir, **opts))
+                        for _ in range(args.runs)
+                    ]
+                    results[f"fts5 variant/{name}"] = {
+                        "median_per_cpu_s": statistics.median(runs),
+                        "runs": runs,
+                    }
+                    print(json.dumps({name: results[f"fts5 variant/{name}"]}), flush=True)
             for backend in backends:
-                for path in args.paths:
+                for path in (p for p in args.paths if p != "variants"):
                     runs = []
                     for _ in range(args.runs):
                         if path == "apply":
@@ -345,7 +406,7 @@ def main() -> None:
     parser.add_argument(
         "--paths",
         nargs="+",
-        choices=["ceiling", "apply", "stream"],
+        choices=["ceiling", "apply", "stream", "variants"],
         default=["ceiling", "apply", "stream"],
     )
     parser.add_argument("--articles", type=int, default=20_000)

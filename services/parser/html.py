@@ -68,10 +68,26 @@ def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
     """Allow-list sanitised HTML; relative links/images resolved against ``base_url``."""
     if not fragment:
         return ""
-    cleaned = _CLEANER.clean(fragment).strip()
+    # Inert text: what nh3 would return, without its parse.
+    cleaned = (fragment if _is_inert_text(fragment) else _CLEANER.clean(fragment)).strip()
     if base_url and ('href="' in cleaned or 'src="' in cleaned or 'cite="' in cleaned):
         cleaned = _resolve_relative(cleaned, base_url)
     return cleaned
+
+
+def _is_inert_text(fragment: str) -> bool:
+    """Text that nh3 (html5ever) returns unchanged: no markup or entity
+    characters, nothing its parser rewrites (CR, NUL, a BOM) or escapes
+    (NBSP). Checked against nh3 on random Unicode strings."""
+    return not (
+        "<" in fragment
+        or "&" in fragment
+        or ">" in fragment
+        or "\r" in fragment
+        or "\x00" in fragment
+        or "\xa0" in fragment
+        or "\ufeff" in fragment
+    )
 
 
 def _resolve_relative(cleaned: str, base: str) -> str:

@@ -569,7 +569,7 @@ def main() -> None:
     if args.command in ("feedpipe", "baseline"):
         # The feed server serves whole generations: a budget it can reach exactly.
         args.articles = max(args.articles // args.entries, 1) * args.entries
-    if args.rate:
+    if getattr(args, "rate", 0):
         print(f"paced run at {args.rate} articles/s for {args.articles} articles", flush=True)
     for i in range(args.runs):
         if args.command == "feedpipe":

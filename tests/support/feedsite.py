@@ -13,56 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-WORDS = [
-    "river",
-    "market",
-    "council",
-    "harbour",
-    "winter",
-    "budget",
-    "school",
-    "railway",
-    "festival",
-    "museum",
-    "election",
-    "forest",
-    "energy",
-    "bridge",
-    "vaccine",
-    "theatre",
-    "drought",
-    "satellite",
-    "archive",
-    "ferry",
-    "orchard",
-    "glacier",
-    "tariff",
-    "library",
-    "stadium",
-    "reactor",
-    "vineyard",
-    "canal",
-    "parliament",
-    "summit",
-    "lighthouse",
-    "startup",
-    "mining",
-    "coastline",
-    "refinery",
-    "pension",
-    "monsoon",
-    "carnival",
-    "bakery",
-    "telescope",
-    "cathedral",
-    "pipeline",
-    "airport",
-    "quarry",
-    "highway",
-    "laboratory",
-    "factory",
-    "garden",
-]
+from benchmarks.lib.textgen import CONTENT_WORDS
+
+# The benchmark feed site's vocabulary: distinct random texts, no near-duplicates.
+WORDS = CONTENT_WORDS
 
 
 @dataclass

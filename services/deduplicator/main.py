@@ -40,7 +40,8 @@ def state_gauge_loop(store: DedupStore) -> Callable[[asyncio.Event], Awaitable[N
     return loop
 
 
-def main() -> None:
+def build() -> ServiceRuntime:
+    """The service, wired but not started (also used to render its AsyncAPI document)."""
     runtime = ServiceRuntime("deduplicator")
     settings = runtime.settings
     fingerprint("warm up")  # build the code point tables before the first batch
@@ -63,7 +64,11 @@ def main() -> None:
         "Each story once: new and updated articles, and duplicates linked to their cluster.",
     )
     runtime.add_loop(state_gauge_loop(store))
-    runtime.run()
+    return runtime
+
+
+def main() -> None:
+    build().run()
 
 
 if __name__ == "__main__":

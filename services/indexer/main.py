@@ -11,7 +11,8 @@ from shared.service import ServiceRuntime
 from shared.stage import StreamStage
 
 
-def main() -> None:
+def build() -> ServiceRuntime:
+    """The service, wired but not started (also used to render its AsyncAPI document)."""
     runtime = ServiceRuntime("indexer")
     settings = runtime.settings
     index = open_index(settings.resolved_index_url)
@@ -32,7 +33,11 @@ def main() -> None:
     runtime.add_loop(prepare)
     runtime.add_ready_check(index.ping)
     runtime.on_shutdown(index.close)
-    runtime.run()
+    return runtime
+
+
+def main() -> None:
+    build().run()
 
 
 if __name__ == "__main__":

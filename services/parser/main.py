@@ -10,7 +10,8 @@ from shared.service import ServiceRuntime
 from shared.stage import StreamStage
 
 
-def main() -> None:
+def build() -> ServiceRuntime:
+    """The service, wired but not started (also used to render its AsyncAPI document)."""
     runtime = ServiceRuntime("parser")
     settings = runtime.settings
     fetcher = SafeFetcher(settings, redis=runtime.redis)
@@ -37,7 +38,11 @@ def main() -> None:
         extractor.close()
 
     runtime.on_shutdown(close)
-    runtime.run()
+    return runtime
+
+
+def main() -> None:
+    build().run()
 
 
 if __name__ == "__main__":

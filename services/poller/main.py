@@ -23,7 +23,8 @@ MAX_POLITENESS_WAIT_S = 5.0
 EXTRA_CONNECTIONS = 16
 
 
-def main() -> None:
+def build() -> ServiceRuntime:
+    """The service, wired but not started (also used to render its AsyncAPI document)."""
     runtime = ServiceRuntime("poller")
     settings = runtime.settings
     # Every fetch in flight talks to Redis (per-host politeness): a pool that
@@ -44,7 +45,11 @@ def main() -> None:
         "Feed documents that changed since their last poll (304s and same-hash bodies are "
         "not published).",
     )
-    runtime.run()
+    return runtime
+
+
+def main() -> None:
+    build().run()
 
 
 if __name__ == "__main__":

@@ -203,6 +203,7 @@ class ServiceRuntime:
             on_startup=[self.ensure_groups],
             after_startup=[self._start_loops],
             on_shutdown=[self._stop_loops],
+            after_shutdown=[self._close_resources],
         )
         return app
 
@@ -251,6 +252,11 @@ class ServiceRuntime:
             _done, pending = await asyncio.wait(self._tasks, timeout=15)
             for task in pending:
                 task.cancel()
+
+    async def _close_resources(self) -> None:
+        """After the broker stopped: its in-flight batches have committed by now
+        (FastStream's graceful timeout), so closing the index or Redis earlier
+        would fail them and strand them in the pending list."""
         for func in self._on_shutdown:
             with contextlib.suppress(Exception):
                 await func()

@@ -15,7 +15,7 @@ import redis as redis_sync
 
 from shared import streams
 from tests.support.feedsite import FeedSite, RawFeed
-from tests.support.pipeline import Pipeline, get_json, wait_until
+from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -108,11 +108,7 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
                 client.xadd(stream, {streams.DATA_FIELD: b'{"schema_version": 99}'})
 
             async def good_feeds_indexed() -> bool:
-                for art in site.articles:
-                    found = await get_json(session, f"{pipe.api}/search", q=art.token, limit=1)
-                    if found["total"] != 1:
-                        return False
-                return True
+                return await indexed_once(session, pipe, (a.token for a in site.articles))
 
             assert await wait_until(good_feeds_indexed, timeout=240), pipe.log_tail()
 

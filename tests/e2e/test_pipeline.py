@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import RedisServer
 from tests.support.feedsite import FeedSite
-from tests.support.pipeline import Pipeline, get_json, wait_until
+from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -35,16 +35,8 @@ def pipeline(redis_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
     pipe.stop()
 
 
-async def search_total(session: aiohttp.ClientSession, pipe: Pipeline, query: str) -> int:
-    result = await get_json(session, f"{pipe.api}/search", q=query, limit=1)
-    return int(result["total"])
-
-
 async def all_found(session: aiohttp.ClientSession, pipe: Pipeline, site: FeedSite) -> bool:
-    for art in site.articles:
-        if await search_total(session, pipe, art.token) != 1:
-            return False
-    return True
+    return await indexed_once(session, pipe, (a.token for a in site.articles))
 
 
 async def test_feeds_of_every_format_become_searchable_and_survive_a_killed_worker(

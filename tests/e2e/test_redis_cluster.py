@@ -29,7 +29,7 @@ from redis.exceptions import CrossSlotTransactionError
 from shared.redisconn import FeedpipeCluster
 from tests.conftest import redis_server_binary
 from tests.support.feedsite import FeedSite
-from tests.support.pipeline import Pipeline, free_port, get_json, wait_until
+from tests.support.pipeline import Pipeline, free_port, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -126,11 +126,7 @@ async def site() -> AsyncIterator[FeedSite]:
 
 
 async def _all_found(session: aiohttp.ClientSession, pipe: Pipeline, site: FeedSite) -> bool:
-    for art in site.articles:
-        result = await get_json(session, f"{pipe.api}/search", q=art.token, limit=1)
-        if int(result["total"]) != 1:
-            return False
-    return True
+    return await indexed_once(session, pipe, (a.token for a in site.articles))
 
 
 async def _ingest(pipe: Pipeline, site: FeedSite) -> None:

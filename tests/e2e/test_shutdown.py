@@ -16,7 +16,7 @@ import redis as redis_sync
 
 from shared import streams
 from tests.support.feedsite import FeedSite
-from tests.support.pipeline import Pipeline, get_json, wait_until
+from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -96,11 +96,7 @@ async def test_sigterm_mid_flow_exits_cleanly_and_strands_nothing(
             assert any("exited with -15" in ln or "exited with 0" in ln for ln in lines)
 
             async def all_indexed() -> bool:
-                for art in site.articles:
-                    found = await get_json(session, f"{pipe.api}/search", q=art.token, limit=1)
-                    if found["total"] != 1:
-                        return False
-                return True
+                return await indexed_once(session, pipe, (a.token for a in site.articles))
 
             assert await wait_until(all_indexed, timeout=180), pipe.log_tail()
             client.close()

@@ -125,6 +125,15 @@ async def get_json(session: aiohttp.ClientSession, url: str, **params: Any) -> A
         return await resp.json()
 
 
+async def indexed_once(session: aiohttp.ClientSession, pipe: Pipeline, tokens: Any) -> bool:
+    """True when the search API finds each token in exactly one article."""
+    for token in tokens:
+        result = await get_json(session, f"{pipe.api}/search", q=token, limit=1)
+        if int(result["total"]) != 1:
+            return False
+    return True
+
+
 async def wait_until(predicate: Any, *, timeout: float, interval: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -21,6 +21,8 @@ import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
 
+from tests.feedserver import FeedServer
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -117,6 +119,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FeedServer]:
+    """A local HTTP server on 127.0.0.1 with per-path handlers (tests.feedserver)."""
+    srv = await FeedServer().start()
+    yield srv
+    await srv.stop()
 
 
 PG_ADMIN_URL = os.environ.get("FEEDPIPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -3,9 +3,7 @@ use metrics that exist."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +14,7 @@ from tests.deploy.tools import (
     DASHBOARD_DIR,
     DEPLOY,
     load_dashboards,
+    load_script,
     metric_names,
     panel_queries,
     recording_rules,
@@ -26,14 +25,7 @@ DATASOURCE_UID = "feedpipe-prometheus"
 
 
 def load_generator() -> ModuleType:
-    path = DEPLOY / "grafana" / "generate.py"
-    spec = importlib.util.spec_from_file_location("feedpipe_dashboards", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEPLOY / "grafana" / "generate.py", "feedpipe_dashboards")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
@@ -13,22 +11,14 @@ import feedparser
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.deploy.tools import DEPLOY
+from tests.deploy.tools import DEPLOY, load_script
 
 BASE = "http://demo-feeds:8000"
 Client = TestClient[Any, Any]  # a type alias for the annotations
 
 
 def load_feedserver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "feedpipe_demo_feedserver", DEPLOY / "demo" / "feedserver.py"
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEPLOY / "demo" / "feedserver.py", "feedpipe_demo_feedserver")
 
 
 @pytest.fixture(scope="module")

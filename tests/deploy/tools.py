@@ -3,14 +3,17 @@ in the dashboards and rules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,6 +25,18 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 PROM_DIR = DEPLOY / "prometheus"
 RULE_FILES = sorted((PROM_DIR / "rules").glob("*.yml"))
 DASHBOARD_DIR = DEPLOY / "grafana" / "dashboards"
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a deploy script that is not part of a package (e.g. deploy/demo/feedserver.py)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 # The compose-spec JSON schema (Apache-2.0, from the compose-spec project) as
 # shipped inside the MIT-licensed npm package dclint; fetched from the npm

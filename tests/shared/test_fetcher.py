@@ -23,7 +23,7 @@ from shared.fetcher import (
 from shared.netguard import guarded_socket_factory, is_public_address
 from shared.settings import Settings
 from tests.conftest import free_port
-from tests.feedserver import RSS, FeedServer, never_ending
+from tests.feedserver import RSS, never_ending
 
 LIMIT = 64 * 1024
 
@@ -39,13 +39,6 @@ def settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    srv = await FeedServer().start()
-    yield srv
-    await srv.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from services.poller.poller import Poller
 from shared.fetcher import SafeFetcher
 from shared.redisconn import make_redis
 from shared.settings import Settings
-from tests.feedserver import FeedServer
 
 
 def poller_settings(**overrides: object) -> Settings:
@@ -32,13 +31,6 @@ def poller_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    srv = await FeedServer().start()
-    yield srv
-    await srv.stop()
 
 
 @pytest.fixture

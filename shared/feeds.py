@@ -24,6 +24,7 @@ from redis.asyncio.client import Pipeline
 
 from shared import streams
 from shared.events import FullContent
+from shared.redisconn import as_text
 
 
 class FeedStatus(StrEnum):
@@ -128,14 +129,10 @@ _NULLABLE = {
 }
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _decode(raw: Any) -> Feed:
     data: dict[str, Any] = {}
     for k, v in raw.items():
-        key, value = _text(k), _text(v)
+        key, value = as_text(k), as_text(v)
         if value == "" and key in _NULLABLE:
             data[key] = None
         elif key == "enabled":
@@ -269,7 +266,7 @@ class FeedRegistry:
         url = url.strip()
         existing = await self.redis.hget(streams.FEED_BY_URL, url)
         if existing:
-            feed_id = _text(existing)
+            feed_id = as_text(existing)
             updates = {
                 k: v
                 for k, v in {
@@ -312,7 +309,7 @@ class FeedRegistry:
         if await self.redis.sismember(streams.FEEDS_ALL, ref):
             return ref
         found = await self.redis.hget(streams.FEED_BY_URL, ref.strip())
-        return _text(found) if found else None
+        return as_text(found) if found else None
 
     async def remove(self, ref: str) -> bool:
         feed_id = await self.resolve(ref)
@@ -341,7 +338,7 @@ class FeedRegistry:
         return [_decode(raw) for raw in await pipe.execute() if raw]
 
     async def ids(self) -> list[str]:
-        return sorted(_text(m) for m in await self.redis.smembers(streams.FEEDS_ALL))
+        return sorted(as_text(m) for m in await self.redis.smembers(streams.FEEDS_ALL))
 
     async def all(self) -> list[Feed]:
         feeds = await self.get_many(await self.ids())
@@ -484,11 +481,11 @@ class FeedRegistry:
         for enabled, status, error, error_count in await pipe.execute():
             if enabled is None:
                 continue
-            if _text(enabled) != "1":
+            if as_text(enabled) != "1":
                 counts["disabled"] += 1
-            elif (error and _text(error)) or _text(status or b"new") not in HEALTHY:
+            elif (error and as_text(error)) or as_text(status or b"new") not in HEALTHY:
                 counts["error"] += 1
-                if int(_text(error_count or b"0") or 0) >= failing_after:
+                if int(as_text(error_count or b"0") or 0) >= failing_after:
                     counts["failing"] += 1
             else:
                 counts["ok"] += 1
@@ -499,7 +496,7 @@ class FeedRegistry:
         """Atomically take up to ``limit`` due feeds; returns (feed_id, lease_until)."""
         until = now + lease
         due = await self._claim(keys=[streams.SCHEDULE], args=[now, limit, until])
-        return [(_text(d), until) for d in due]
+        return [(as_text(d), until) for d in due]
 
     async def claim_due_feeds(
         self, *, now: float, limit: int, lease: float
@@ -515,7 +512,7 @@ class FeedRegistry:
         orphans: list[str] = []
         for feed_id, flat in zip(raw[::2], raw[1::2], strict=True):
             if not flat:
-                orphans.append(_text(feed_id))
+                orphans.append(as_text(feed_id))
                 continue
             claimed.append((_decode(dict(zip(flat[::2], flat[1::2], strict=True))), until))
         if orphans:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import streams
+from shared.redisconn import as_text
 
 
 class Admission(StrEnum):
@@ -80,10 +81,6 @@ return 1
 """
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class RedisHostGate:
     """The host gate in Redis, with every call of one event-loop turn sent in a
     single pipeline.
@@ -139,7 +136,7 @@ class RedisHostGate:
                     future.set_exception(raw)
                 else:
                     kind, wait = raw
-                    future.set_result(Decision(Admission(_text(kind)), float(_text(wait))))
+                    future.set_result(Decision(Admission(as_text(kind)), float(as_text(wait))))
 
     async def _run(
         self,
@@ -184,7 +181,7 @@ class RedisHostGate:
         raw = await self.redis.get(host_key(host, "blocked"))
         if raw is None:
             return None
-        value = float(_text(raw))
+        value = float(as_text(raw))
         return value if value > time.time() else None
 
     async def aclose(self) -> None:

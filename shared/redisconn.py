@@ -41,6 +41,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared import streams
 from shared.settings import Settings
 
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes responses or not."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 DEFAULT_LOCAL_URL = "redis://127.0.0.1:6379/0"
 RUNTIME_URL_FILE = "redis.url"
 

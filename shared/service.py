@@ -33,7 +33,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics, streams
 from shared.logging import configure_logging, get_logger
-from shared.redisconn import make_redis, redis_target
+from shared.redisconn import as_text, make_redis, redis_target
 from shared.settings import Settings, get_settings
 from shared.stage import StreamStage, sleep_or_stop, trim_stream
 from shared.streaminfo import group_info
@@ -320,6 +320,6 @@ async def _forget_idle_consumers(redis: Redis, stream: str, group: str, me: str)
         return
     for consumer in consumers:
         name = consumer["name"]
-        name = name.decode() if isinstance(name, bytes) else name
+        name = as_text(name)
         if name != me and consumer["pending"] == 0 and consumer["idle"] > 3_600_000:
             await redis.xgroup_delconsumer(stream, group, name)

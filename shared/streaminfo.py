@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from shared.redisconn import as_text
+
 # Redis 6.2 (the embedded server) reports no `lag` in XINFO GROUPS; counting
 # unread entries there is an XRANGE walk, so it stops at this many.
 LAG_COUNT_CAP = 10_000
@@ -29,13 +31,12 @@ async def group_info(redis: Redis, stream: str, group: str) -> GroupInfo:
     except ResponseError:  # the stream does not exist yet
         return GroupInfo(stream, group, 0, 0, 0, 0)
     for g in groups:
-        name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
+        name = as_text(g["name"])
         if name != group:
             continue
         lag = g.get("lag")
         if lag is None:
-            last = g["last-delivered-id"]
-            last = last.decode() if isinstance(last, bytes) else last
+            last = as_text(g["last-delivered-id"])
             rest = await redis.xrange(stream, min=f"({last}", max="+", count=LAG_COUNT_CAP)
             lag = len(rest or [])
         return GroupInfo(stream, group, length, int(lag), int(g["pending"]), int(g["consumers"]))

@@ -10,10 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared import streams
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+from shared.redisconn import as_text
 
 
 def _stages(stage: str | None) -> list[str]:
@@ -35,8 +32,8 @@ async def list_letters(
         _check(name)
         letters: Any = await redis.xrevrange(streams.dlq_stream(name), count=limit)
         for entry_id, fields in letters:
-            row = {_text(k): _text(v) for k, v in fields.items()}
-            row["dlq_id"] = _text(entry_id)
+            row = {as_text(k): as_text(v) for k, v in fields.items()}
+            row["dlq_id"] = as_text(entry_id)
             rows.append(row)
     if as_json:
         console.print_json(json.dumps(rows))
@@ -61,7 +58,7 @@ async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str)
     if not found:
         console.print(f"[red]no dead letter {entry_id} in {stage}[/]")
         return False
-    fields = {_text(k): _text(v) for k, v in found[0][1].items()}
+    fields = {as_text(k): as_text(v) for k, v in found[0][1].items()}
     console.print_json(json.dumps(fields))
     return True
 

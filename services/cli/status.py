@@ -15,6 +15,7 @@ from rich.text import Text
 
 from shared import streams
 from shared.feeds import FeedRegistry
+from shared.redisconn import as_text
 from shared.streaminfo import group_info
 
 
@@ -43,7 +44,7 @@ class Snapshot:
 
 async def snapshot(redis: Redis) -> Snapshot:
     stats: dict[Any, Any] = await redis.hgetall(streams.STATS)
-    counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in stats.items()}
+    counts = {as_text(k): int(v) for k, v in stats.items()}
     rows = []
     for stage, (stream, group) in streams.STAGE_INPUTS.items():
         info = await group_info(redis, stream, group)

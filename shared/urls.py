@@ -75,10 +75,13 @@ def _strip_tracking(query: str) -> str:
     return urlencode(kept)
 
 
-# Already canonical: lower-case http(s) host, no port, a plain path of
+# Already canonical: lower-case http(s) host, an optional port, a plain path of
 # unreserved characters, no dot segments, no query, no fragment. Most article
 # links look like this; they skip the full (w3lib) pass.
-_PLAIN_URL = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/[A-Za-z0-9._~!$'()*+,;=:@/-]*)?")
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::([1-9][0-9]{0,4}))?"
+    r"(/[A-Za-z0-9._~!$'()*+,=:@/-]*)?"
+)
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
 
 
@@ -92,12 +95,19 @@ def canonicalize_url(url: str | None, *, base: str | None = None) -> str | None:
     if not url:
         return None
     head, _, query = url.partition("?")
-    if _PLAIN_URL.fullmatch(head) and _DOT_SEGMENT.search(head) is None:
+    plain = _PLAIN_URL.fullmatch(head)
+    if plain and _DOT_SEGMENT.search(head) is None:
         # Plain URL, or plain URL + only tracking parameters (feed links
         # tagged with utm_*): nothing is left for w3lib to normalise.
         names = (p.partition("=")[0] for p in query.partition("#")[0].split("&") if p)
         if not query or all(is_tracking_param(n) for n in names):
-            return head if head.count("/") > 2 else head + "/"
+            scheme, host, port, path = plain.groups()
+            if port is not None:
+                if int(port) > 65_535:
+                    return None  # what urlsplit's port check makes of it below
+                if int(port) == DEFAULT_PORTS[scheme]:
+                    return f"{scheme}://{host}{path or '/'}"
+            return head if path else head + "/"
     return _canonicalize(url, base)
 
 

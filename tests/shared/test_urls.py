@@ -90,3 +90,27 @@ def test_only_tracking_parameters_leave_no_query():
 
 def test_fragment_only_is_dropped():
     assert canonicalize_url("https://example.com/a#section") == "https://example.com/a"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://127.0.0.1:8080/a/1?utm_source=feed", "http://127.0.0.1:8080/a/1"),
+        ("https://example.com:443/a?utm_medium=rss", "https://example.com/a"),
+        ("http://example.com:80", "http://example.com/"),
+        ("http://example.com:8080", "http://example.com:8080/"),
+    ],
+)
+def test_explicit_ports_on_plain_links(raw, expected):
+    assert canonicalize_url(raw) == expected
+
+
+def test_port_out_of_range_has_no_canonical_form():
+    assert canonicalize_url("http://example.com:70000/a") is None
+
+
+@pytest.mark.parametrize("host", ["example.com", "EXAMPLE.com"])
+def test_empty_path_parameters_are_dropped_whatever_the_host_case(host):
+    # ";" ends a path segment's parameters; w3lib drops an empty one, and a
+    # lower-case host must not keep it where an upper-case one loses it.
+    assert canonicalize_url(f"https://{host}/a;?utm_source=x") == "https://example.com/a"

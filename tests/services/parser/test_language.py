@@ -29,3 +29,13 @@ def test_declared_language_wins_over_detection():
 def test_detection_when_nothing_declared():
     text = "Le gouvernement a présenté mercredi un projet de loi sur la transition énergétique."
     assert choose_language(None, None, text=text) == "fr"
+
+
+def test_all_capitals_text_is_still_recognised():
+    text = "LE GOUVERNEMENT A PRÉSENTÉ MERCREDI UN PROJET DE LOI SUR LA TRANSITION ÉNERGÉTIQUE."
+    assert detect_language(text) == "fr"
+
+
+def test_text_over_several_lines_is_classified_as_a_whole():
+    text = "Breaking news\nLe gouvernement a présenté mercredi un projet de loi\nsur l'énergie."
+    assert detect_language(text) == "fr"

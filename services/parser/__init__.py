@@ -8,7 +8,7 @@ and ``main``):
 * ``feeds``      text -> ParsedFeed/RawEntry (fastfeedparser, feedparser
                  fallback, JSON Feed adapter), dates to UTC, ttl hints;
 * ``html``       nh3 allow-list sanitising and plain text;
-* ``language``   declared language, else py3langid;
+* ``language``   declared language, else fastText language identification;
 * ``extract``    article page -> main text + metadata (trafilatura);
 * ``normalize``  RawEntry (+ page) -> shared.events.Article;
 * ``fingerprint`` per-entry "already published" keys, publish rate;

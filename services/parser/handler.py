@@ -195,11 +195,10 @@ class ParserHandler:
                 pending.append(_Pending(entry, fp, identity))
         if not pending:
             return []
-        pipe = self.redis.pipeline(transaction=False)
-        for p in pending:
-            pipe.exists(seen_key(p.fingerprint))
-        flags = await pipe.execute()
-        return [p for p, seen in zip(pending, flags, strict=True) if not seen]
+        # One MGET rather than a pipeline of EXISTS: one command to pack and one
+        # reply to parse instead of one per entry (all keys share the hash slot).
+        flags = await self.redis.mget([seen_key(p.fingerprint) for p in pending])
+        return [p for p, seen in zip(pending, flags, strict=True) if seen is None]
 
     async def _article(
         self, event: FeedFetched, parsed: ParsedFeed, pending: _Pending, *, base_url: str

@@ -118,13 +118,21 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+# Page cache per connection (KiB). Readers serve searches, which revisit the
+# same posting lists; the writer mostly appends new segments, and a 64 MiB cache
+# only made the indexer process 50 MiB bigger with no measurable gain in write
+# rate (10,000 articles, 136 MB index: 943-1,297 vs 1,091-1,167 articles/s).
+READER_CACHE_KIB = 65_536
+WRITER_CACHE_KIB = 16_384
+
+
+def _connect(path: Path, *, cache_kib: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA temp_store=MEMORY")
-    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     return conn
 
 
@@ -143,11 +151,12 @@ class SQLiteIndex(Index):
         self._expansions: dict[tuple[str, tuple[str, ...]], tuple[float, list[str]]] = {}
 
     # --- threads -----------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self, *, writer: bool = False) -> sqlite3.Connection:
+        """This thread's connection (the writer thread and each reader thread own one)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = _connect(self.path)
+            conn = _connect(self.path, cache_kib=WRITER_CACHE_KIB if writer else READER_CACHE_KIB)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -155,7 +164,7 @@ class SQLiteIndex(Index):
 
     async def _write(self, func: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, lambda: func(self._conn()))
+        return await loop.run_in_executor(self._writer, lambda: func(self._conn(writer=True)))
 
     async def _read(self, func: Callable[[sqlite3.Connection], T]) -> T:
         await self._ensure_setup()

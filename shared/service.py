@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.redis import (
     RedisBroker,
@@ -45,6 +46,34 @@ HEARTBEAT_TTL_S = 30
 
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+_DATA_KEY = streams.DATA_FIELD.encode()
+
+
+async def _batch_unparsed(
+    raw: Any, original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's batch parser for a stream batch, minus the body decoding.
+
+    Left alone, FastStream JSON-decodes every entry of a batch and encodes the
+    whole batch again as one JSON array for the handler's ``body``: a fifth of
+    the deduplicator's CPU in a py-spy profile of the summary-mode pipeline,
+    for a body :class:`StreamStage` never reads (it validates each raw entry on
+    its own, so a bad one is dead-lettered alone). The message is built from an
+    empty batch and given the real one back; its body is the entries' bytes
+    end to end, so FastStream's received-size metric stays true.
+    """
+    msg = await original({**raw, "data": []})
+    msg.raw_message = raw
+    msg.body = b"".join(item.get(_DATA_KEY, b"") for item in raw.get("data", ()))
+    msg.content_type = None
+    return msg
+
+
+async def _not_decoded(msg: StreamMessage[Any], original: Callable[..., Any]) -> None:
+    """The handler's ``body`` argument stays None (see :func:`_batch_unparsed`)."""
+    return None
 
 
 class ServiceRuntime:
@@ -107,6 +136,8 @@ class ServiceRuntime:
         @self.broker.subscriber(
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
+            parser=_batch_unparsed,
+            decoder=_not_decoded,
             title=f"{self.service}:{stage.stream}",
             description=f"{event_model.__name__} events consumed by the {self.service}.",
         )
@@ -117,6 +148,8 @@ class ServiceRuntime:
         @self.broker.subscriber(
             stream=reclaim,
             ack_policy=AckPolicy.MANUAL,
+            parser=_batch_unparsed,
+            decoder=_not_decoded,
             title=f"{self.service}:{stage.stream}:reclaim",
             include_in_schema=False,
         )

@@ -11,7 +11,7 @@ from services.deduplicator.signature import fingerprint
 from services.deduplicator.store import Claim, DedupStore
 from shared import metrics, streams
 from shared.events import ArticleParsed, ArticleUnique, UniqueKind
-from shared.logging import get_logger
+from shared.logging import debug_enabled, get_logger
 from shared.stage import BatchHandler, ItemResult, Output
 
 log = get_logger(__name__)
@@ -42,7 +42,11 @@ def make_handler(store: DedupStore) -> BatchHandler[ArticleParsed]:
         prints = [fingerprint(e.article.text) for e in events]
         claims = await store.claim_many(list(zip(events, prints, strict=True)))
         results: list[ItemResult] = []
+        debug = debug_enabled()
         for event, claim in zip(events, claims, strict=True):
+            if not isinstance(claim, Exception) and not debug:
+                results.append(result_for(event, claim))
+                continue
             a = event.article
             with structlog.contextvars.bound_contextvars(
                 feed_id=a.feed_id, feed_url=a.feed_url, article_id=a.article_id
@@ -51,7 +55,6 @@ def make_handler(store: DedupStore) -> BatchHandler[ArticleParsed]:
                     log.warning("Dedup decision failed, will be retried", error=str(claim))
                     results.append(ItemResult(error=claim))
                     continue
-                result = result_for(event, claim)
                 log.debug(
                     "Article deduplicated",
                     decision=claim.decision.name.lower(),
@@ -59,7 +62,7 @@ def make_handler(store: DedupStore) -> BatchHandler[ArticleParsed]:
                     similarity=round(claim.similarity, 3),
                     url=a.url,
                 )
-                results.append(result)
+                results.append(result_for(event, claim))
         return results
 
     return handle

@@ -16,7 +16,7 @@ import structlog
 from shared import metrics
 from shared.events import ArticleUnique, UniqueKind
 from shared.index import Index, IndexStats
-from shared.logging import get_logger
+from shared.logging import debug_enabled, get_logger
 from shared.stage import ItemResult
 
 log = get_logger(__name__)
@@ -48,13 +48,16 @@ class IndexHandler:
         metrics.ARTICLES_INDEXED.labels("update").inc(stats.updated)
         metrics.ARTICLES_INDEXED.labels("duplicate").inc(stats.duplicates)
         for event in events:
-            article = event.article
             if event.kind is not UniqueKind.DUPLICATE:
-                metrics.INGEST_LATENCY.observe(max(0.0, committed - article.fetched_at.timestamp()))
-            with structlog.contextvars.bound_contextvars(
-                feed_id=article.feed_id, feed_url=article.feed_url, article_id=article.article_id
-            ):
-                log.debug("Article indexed", kind=event.kind.value, cluster_id=event.cluster_id)
+                fetched = event.article.fetched_at.timestamp()
+                metrics.INGEST_LATENCY.observe(max(0.0, committed - fetched))
+        if debug_enabled():
+            for event in events:
+                a = event.article
+                with structlog.contextvars.bound_contextvars(
+                    feed_id=a.feed_id, feed_url=a.feed_url, article_id=a.article_id
+                ):
+                    log.debug("Article indexed", kind=event.kind.value, cluster_id=event.cluster_id)
         log.info(
             "Batch indexed",
             entries=len(events),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import structlog
 
 from services.deduplicator.policy import OUTCOMES, Decision
-from services.deduplicator.signature import fingerprint
+from services.deduplicator.signature import fingerprint_many
 from services.deduplicator.store import Claim, DedupStore
 from shared import metrics, streams
 from shared.events import ArticleParsed, ArticleUnique, UniqueKind
@@ -39,7 +39,7 @@ def result_for(event: ArticleParsed, claim: Claim) -> ItemResult:
 def make_handler(store: DedupStore) -> BatchHandler[ArticleParsed]:
     async def handle(events: Sequence[ArticleParsed]) -> list[ItemResult]:
         # Fingerprint the whole batch first (CPU), then decide it in one round trip.
-        prints = [fingerprint(e.article.text) for e in events]
+        prints = fingerprint_many([e.article.text for e in events])
         claims = await store.claim_many(list(zip(events, prints, strict=True)))
         results: list[ItemResult] = []
         debug = debug_enabled()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from services.deduplicator.signature import (
+    _GROUP_CODEPOINTS,
     BANDS,
+    MAX_CODEPOINTS,
     fingerprint,
+    fingerprint_many,
     shingle_hashes,
     sketch_similarity,
     token_hashes,
 )
-from tests.services.deduplicator.samples import story, syndicated, text
+from tests.services.deduplicator.samples import WORDS, story, syndicated, text
 
 
 def test_case_punctuation_and_spacing_do_not_change_the_content_hash() -> None:
@@ -74,3 +80,65 @@ def test_content_hash_does_not_depend_on_the_process() -> None:
     # Workers compare hashes made in other processes: no per-process seed may
     # leak in (the value was computed once, under another PYTHONHASHSEED).
     assert fingerprint("the same text every time").content_hash.hex() == "2b400a9464c6749e"
+
+
+# fingerprint_many must give exactly fingerprint()'s bytes: stored records and
+# band keys written by either path are compared with each other in Redis.
+
+EDGE_TEXTS = [
+    "",
+    "  — … !! ",  # no word characters
+    "river",  # shorter than a shingle: one shingle of all its words
+    "two words",
+    "a b c d",
+    "a b c d e",  # exactly one shingle
+    "L'été   est CHAUD, à Paris!",
+    "cafe\u0301 re\u0301sume\u0301",  # not NFKC
+    "ﬁne ＦＵＬＬ ① Straße İstanbul",  # NFKC changes the length; casefold of ß is two letters
+    "\U00030000\U0003134a plane three \U000e0041 \U0010fffd",  # above the fold table
+    "lone \ud800 surrogate \udfff",
+    "\x00NUL\x00 separated\x00",  # the batch's own separator inside a text
+]
+
+
+def test_fingerprint_many_matches_fingerprint_on_edge_cases() -> None:
+    texts = [*EDGE_TEXTS, text(story(5)), *reversed(EDGE_TEXTS)]
+    assert fingerprint_many(texts) == [fingerprint(t) for t in texts]
+
+
+def test_fingerprint_many_of_nothing_is_empty() -> None:
+    assert fingerprint_many([]) == []
+
+
+def test_fingerprint_many_cuts_each_long_text_on_its_own() -> None:
+    word = "ﬁeld "  # NFKC turns the ligature into two letters before the cut
+    long = (word * (MAX_CODEPOINTS // 4))[: MAX_CODEPOINTS + 7]
+    texts = ["short text here", long, long[:MAX_CODEPOINTS], "x" * MAX_CODEPOINTS, "tail"]
+    assert fingerprint_many(texts) == [fingerprint(t) for t in texts]
+
+
+# Characters that exercise each branch: ASCII words and separators, letters
+# that NFKC or case folding rewrite, combining marks, code points past the
+# fold table, lone surrogates and NUL.
+_CHARS = st.one_of(
+    st.sampled_from("abcdefghij  \n.,'-"),
+    st.sampled_from(["É", "e\u0301", "ﬁ", "Ａ", "①", "ß", "İ", "Σ", "ς", "日本", "—", "\u00a0"]),
+    st.characters(min_codepoint=0x2FFF0, max_codepoint=0x10FFFF, exclude_categories=("Cs",)),
+    st.sampled_from(["\ud800", "\udc00", "\x00"]),
+    st.characters(codec="utf-8"),
+)
+_TEXTS = st.one_of(
+    st.lists(_CHARS, max_size=60).map("".join),
+    st.lists(st.sampled_from(WORDS), max_size=400).map(" ".join),
+    # Lengths around a group of fingerprint_many and around the per-text cut.
+    st.tuples(
+        st.sampled_from(["rivers ", "été ", "ﬁx "]),
+        st.sampled_from([_GROUP_CODEPOINTS - 1, _GROUP_CODEPOINTS, 90_000, MAX_CODEPOINTS + 3]),
+    ).map(lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]]),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(_TEXTS, max_size=12))
+def test_fingerprint_many_equals_fingerprint_per_text(texts: list[str]) -> None:
+    assert fingerprint_many(texts) == [fingerprint(t) for t in texts]

@@ -64,15 +64,18 @@ def _runs_note(runs: list[dict[str, Any]]) -> str:
 def render(results: list[dict[str, Any]]) -> str:
     g = _groups(results)
     out: list[str] = []
+    # The machine and commit of the runs these tables show (later runs under
+    # other labels, e.g. on another machine, are described where they are cited).
+    shown = [r for r in results if r.get("label") in (*THROUGHPUT, *LATENCY, "baseline")]
     machine: dict[str, Any] = next(
-        (r["machine"] for r in reversed(results) if r["kind"] == "feedpipe" and "machine" in r),
+        (r["machine"] for r in reversed(shown) if r["kind"] == "feedpipe" and "machine" in r),
         {},
     )
     out.append(
         f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
         f"{machine.get('ram_gib', '?')} GiB RAM, Python {machine.get('python', '?')}, "
         f"redis-server {machine.get('redis', '?')}, kernel {machine.get('kernel', '?')}. "
-        f"Commit {results[-1].get('commit', '?') if results else '?'}."
+        f"Commit {shown[-1].get('commit', '?') if shown else '?'}."
     )
     out.append("")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
@@ -36,6 +37,23 @@ def text_to_html(text: str) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
 
 
+# htmldate returns a date only ("%Y-%m-%d") unless asked for more: the page's
+# publication time of day was lost. With this format a page stating only a day
+# still yields midnight without a zone, read as UTC as before.
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def _date_params() -> dict[str, Any]:
+    """trafilatura's own date settings (original date, extensive search, no
+    date after today) plus an output format that keeps the time."""
+    return {
+        "original_date": True,
+        "extensive_search": True,
+        "max_date": datetime.now().astimezone().strftime("%Y-%m-%d"),
+        "outputformat": _DATE_FORMAT,
+    }
+
+
 def _extract(page: bytes | str, url: str, favor_precision: bool) -> Document | None:
     doc = bare_extraction(
         page,
@@ -45,6 +63,7 @@ def _extract(page: bytes | str, url: str, favor_precision: bool) -> Document | N
         include_tables=True,
         favor_precision=favor_precision,
         with_metadata=True,
+        date_extraction_params=_date_params(),
     )
     if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
         return None

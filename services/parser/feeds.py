@@ -30,6 +30,7 @@ import feedparser
 import orjson
 from dateutil import parser as dateparser
 
+from services.parser.authors import entry_authors, may_have_coauthors
 from services.parser.encoding import decode_document, to_utf8_xml
 from services.parser.safety import HostileDocumentError, check_xml_safety
 
@@ -413,6 +414,8 @@ def _parse_xml(text: str, fmt: str) -> ParsedFeed:
     try:
         feed, entries, errors = _parse_fast(data)
         if not _fast_result_suspect(text, entries):
+            if may_have_coauthors(text, len(entries)):
+                _restore_coauthors(data, entries)
             return _feed(feed, entries, errors, fmt=fmt, parser="fastfeedparser", text=text)
     except Exception as exc:  # fastfeedparser raises ValueError and a few others
         fast_error = str(exc)
@@ -424,6 +427,17 @@ def _parse_xml(text: str, fmt: str) -> ParsedFeed:
         detail = fast_error or (str(bozo) if bozo else "no feed element")
         raise FeedParseError(reason, f"not a readable feed: {detail[:300]}")
     return _feed(feed, entries, errors, fmt=fmt, parser="feedparser", text=text)
+
+
+def _restore_coauthors(data: bytes, entries: list[RawEntry]) -> None:
+    """Give entries back the authors after the first (see :mod:`.authors`); entries
+    are matched by position, so only when both readings count the same entries."""
+    found = entry_authors(data)
+    if len(found) != len(entries):
+        return
+    for entry, names in zip(entries, found, strict=True):
+        if len(names) > len(entry.authors):
+            entry.authors = names
 
 
 def _feed(

@@ -332,23 +332,30 @@ class PostgresIndex(Index):
             filter_params.append(until)
         where = sql.SQL("").join(sql.SQL(" AND ") + f for f in filters)
         window = max(self.rank_window, offset + limit)
+        # One pass over the matches gives both the exact total and the recency
+        # window. The window carries each match's tsvector as a TOAST pointer,
+        # so ranking reads no other column, and only the page's hits are joined
+        # back for the wide columns (text, url, title) and their headlines.
+        # The tsquery stays in a CTE on purpose: with a literal one the planner
+        # sees how common the words are and walks the sort_ts index backwards,
+        # detoasting every row's tsvector (~90 ms instead of ~25 for two common
+        # words at 100k articles).
         statement = sql.SQL(
             """WITH q AS (SELECT {tsquery} AS q),
             m AS MATERIALIZED (
-                SELECT a.id, a.sort_ts FROM articles a, q WHERE a.tsv @@ q.q {where}),
-            w AS (SELECT id FROM m ORDER BY sort_ts DESC LIMIT %s),
+                SELECT a.id, a.sort_ts, a.tsv FROM articles a, q WHERE a.tsv @@ q.q {where}),
+            w AS (SELECT id, sort_ts, tsv FROM m ORDER BY sort_ts DESC LIMIT %s),
             p AS (
-                SELECT a.id, a.url, a.title, a.text, a.config, a.language, a.published_at,
-                    a.feed_url,
-                    ts_rank(a.tsv, q.q, 1) * (1.0 + 1.0 / (1.0 + greatest(0.0,
-                        extract(epoch FROM now() - a.sort_ts)) / %s)) AS score
-                FROM w JOIN articles a USING (id), q
-                ORDER BY score DESC, a.id LIMIT %s OFFSET %s)
-            SELECT (SELECT count(*) FROM m) AS total, p.id, p.url, p.title, p.language,
-                p.published_at, p.feed_url,
-                ts_headline(p.config, left(p.text, %s), q.q, %s) AS snippet,
-                (SELECT count(*) FROM duplicates d WHERE d.cluster_id = p.id) AS duplicates
-            FROM p, q ORDER BY p.score DESC, p.id"""
+                SELECT w.id,
+                    ts_rank(w.tsv, q.q, 1) * (1.0 + 1.0 / (1.0 + greatest(0.0,
+                        extract(epoch FROM now() - w.sort_ts)) / %s)) AS score
+                FROM w, q
+                ORDER BY score DESC, w.id LIMIT %s OFFSET %s)
+            SELECT (SELECT count(*) FROM m) AS total, a.id, a.url, a.title, a.language,
+                a.published_at, a.feed_url,
+                ts_headline(a.config, left(a.text, %s), q.q, %s) AS snippet,
+                (SELECT count(*) FROM duplicates d WHERE d.cluster_id = a.id) AS duplicates
+            FROM p JOIN articles a USING (id), q ORDER BY p.score DESC, p.id"""
         ).format(tsquery=tsquery, where=where)
         args = [
             *params,

@@ -42,9 +42,16 @@ def pending_of(redis_url: str, stream: str, group: str, pid: int) -> int | None:
         client.close()
 
 
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # exited (and was reaped) between the two checks
+        return False
+
+
 async def wait_gone(proc: psutil.Process, timeout: float) -> float:
     started = time.monotonic()
-    while proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+    while _alive(proc):
         if time.monotonic() - started > timeout:
             raise AssertionError(f"pid {proc.pid} still running after {timeout}s")
         await asyncio.sleep(0.05)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -27,12 +26,7 @@ ENTRIES_PER_FEED = 200  # 3 rounds x 4 feeds x 200 = 2,400 articles
 STAGES = ("poller", "parser", "deduplicator", "indexer")
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedSite]:
-    site = FeedSite(seed=11)
-    await site.start()
-    yield site
-    await site.stop()
+FEED_SITE_SEED = 11  # the e2e conftest's `site` fixture
 
 
 def pipeline_drained(url: str) -> bool:

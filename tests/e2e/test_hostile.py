@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -68,12 +67,7 @@ HOSTILE = {
 }
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedSite]:
-    site = FeedSite(seed=5)
-    await site.start()
-    yield site
-    await site.stop()
+FEED_SITE_SEED = 5  # the e2e conftest's `site` fixture
 
 
 async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(

@@ -20,14 +20,6 @@ INGEST_TIMEOUT_S = 180
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[FeedSite]:
-    site = FeedSite()
-    await site.start()
-    yield site
-    await site.stop()
-
-
-@pytest.fixture
 def pipeline(redis_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
     pipe = Pipeline(redis_url=redis_url, data_dir=tmp_path)
     pipe.start()

@@ -15,7 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +115,6 @@ def cluster_ports(tmp_path: Path) -> Iterator[list[int]]:
         yield ports
     finally:
         _stop_all(procs)
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[FeedSite]:
-    site = FeedSite()
-    await site.start()
-    yield site
-    await site.stop()
 
 
 async def _all_found(session: aiohttp.ClientSession, pipe: Pipeline, site: FeedSite) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -23,12 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 STOP_BOUND_S = 30  # uvicorn and FastStream graceful timeouts are 20 s
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedSite]:
-    site = FeedSite(seed=3)
-    await site.start()
-    yield site
-    await site.stop()
+FEED_SITE_SEED = 3  # the e2e conftest's `site` fixture
 
 
 def pending_of(redis_url: str, stream: str, group: str, pid: int) -> int | None:

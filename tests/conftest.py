@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,13 +20,8 @@ import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
 
+from services.cli.embedded import free_port
 from tests.feedserver import FeedServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def redis_server_binary() -> str:

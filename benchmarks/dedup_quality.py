@@ -58,8 +58,8 @@ from services.deduplicator.signature import (
     token_hashes,
 )
 from services.deduplicator.store import DedupStore
-from shared.events import Article, ArticleParsed, UniqueKind
-from shared.urls import article_id_for, canonicalize_url
+from services.parser.urls import article_id_for, canonicalize_url
+from shared.pipeline.events import Article, ArticleParsed, UniqueKind
 
 SITES = ["dailywire-example.com", "morningpost-example.net", "agence-exemple.fr", "herald.test"]
 TRACKING = "utm_source=rss&utm_medium=feed&utm_campaign=syndication&fbclid=IwAR0abc"

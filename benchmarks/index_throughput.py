@@ -60,8 +60,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.lib.procs import REPO, RedisServer
-from shared import streams
-from shared.events import Article, ArticleUnique, UniqueKind
+from shared.pipeline import streams
+from shared.pipeline.events import Article, ArticleUnique, UniqueKind
 
 WORDS_PER_BODY = 800
 VOCABULARY = 40_000
@@ -711,8 +711,8 @@ async def run_stream(
     from redis.asyncio import Redis
 
     from services.indexer.handler import IndexHandler
+    from shared.pipeline.stage import StreamStage
     from shared.settings import Settings
-    from shared.stage import StreamStage
 
     redis = Redis.from_url(redis_url)
     await redis.flushall()

@@ -14,7 +14,7 @@
 
 Comparison rules (ours vs expected): titles and content compare as whitespace-
 normalised plain text (markup stripped on both sides); links as canonical URLs
-(``shared.urls``) on both sides; dates as UTC instants.
+(``services.parser.urls``) on both sides; dates as UTC instants.
 
     uv run python benchmarks/parse_conformance.py --corpus ../shared/corpora/feeds \\
         --feedparser-tests ../shared/corpora/feedparser-tests
@@ -37,8 +37,8 @@ from typing import Any
 from services.parser.feeds import FeedParseError, ParsedFeed, parse_document, to_utc
 from services.parser.html import html_to_text
 from services.parser.normalize import build_article
-from shared.events import Article
-from shared.urls import canonicalize_url
+from services.parser.urls import canonicalize_url
+from shared.pipeline.events import Article
 
 FETCHED = datetime(2026, 1, 1, tzinfo=UTC)
 BASE = "http://example.org/feed.xml"

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from services.parser.feeds import FeedParseError, parse_document
-from services.parser.fingerprint import entry_fingerprint
 from services.parser.normalize import build_article, entry_identity
-from shared.events import ArticleParsed
+from services.parser.seen import entry_version
+from shared.pipeline.events import ArticleParsed
 
 WORDS = [
     "harbour",
@@ -165,7 +165,7 @@ def process(docs: list[tuple[bytes, str | None]]) -> int:
         base = "https://example.org/feed.xml"
         for entry in feed.entries:
             identity = entry_identity(entry, base_url=base)
-            entry_fingerprint("feed", entry, url=identity[0])
+            entry_version("feed", entry, url=identity[0])
             try:
                 article = build_article(
                     entry,
@@ -194,7 +194,7 @@ def repoll(docs: list[tuple[bytes, str | None]]) -> int:
             continue
         for entry in feed.entries:
             url, _ = entry_identity(entry, base_url="https://example.org/feed.xml")
-            entry_fingerprint("feed", entry, url=url)
+            entry_version("feed", entry, url=url)
             n += 1
     return n
 
@@ -228,7 +228,7 @@ def breakdown(docs: list[tuple[bytes, str | None]]) -> list[tuple[str, float]]:
         steps.append((name, (time.process_time() - start) / n * 1e6))
         return out
 
-    from shared.urls import _canonicalize
+    from services.parser.urls import _canonicalize
 
     feeds = [parse_document(b, content_type=c) for b, c in docs[:3]]  # warm-up
     _canonicalize.cache_clear()  # cold URL cache, as for entries never seen before
@@ -243,7 +243,7 @@ def breakdown(docs: list[tuple[bytes, str | None]]) -> list[tuple[str, float]]:
     step(
         "fingerprint",
         n,
-        lambda: [entry_fingerprint("f", e, url=i[0]) for (_, e), i in zip(pairs, ids, strict=True)],
+        lambda: [entry_version("f", e, url=i[0]) for (_, e), i in zip(pairs, ids, strict=True)],
     )
     cleaned: Any = step(
         "nh3 sanitise (+ relative URLs)",

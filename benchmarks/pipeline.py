@@ -106,8 +106,8 @@ def pipeline_env(
 
 
 async def register_feeds(redis_url: str, urls: list[str], *, interval: float, full: bool) -> None:
-    from shared.events import FullContent
     from shared.feeds import FeedRegistry
+    from shared.pipeline.events import FullContent
 
     redis = Redis.from_url(redis_url)
     try:
@@ -125,7 +125,7 @@ def _text(value: bytes | str) -> str:
 
 async def stream_state(redis: Redis) -> dict[str, Any]:
     """Length, lag and pending of every stage's input (for a run that stalled)."""
-    from shared import streams
+    from shared.pipeline import streams
 
     state: dict[str, Any] = {}
     for stage, (stream, _group) in streams.STAGE_INPUTS.items():

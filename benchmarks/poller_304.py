@@ -37,12 +37,12 @@ from redis.asyncio import Redis
 
 from benchmarks.lib.procs import RedisServer, free_port, wait_for
 from services.poller.poller import Poller
-from shared import streams
 from shared.feeds import FeedRegistry
-from shared.fetcher import SafeFetcher
+from shared.fetch.fetcher import SafeFetcher
+from shared.fetch.politeness import LocalHostGate
 from shared.logging import configure_logging
-from shared.politeness import LocalHostGate
-from shared.redisconn import make_redis
+from shared.pipeline import streams
+from shared.pipeline.redisconn import make_redis
 from shared.settings import Settings
 
 ETAG = '"bench-v1"'

@@ -32,7 +32,7 @@ from benchmarks.lib.procs import (
     bench_env,
     free_port,
 )
-from shared import streams
+from shared.pipeline import streams
 
 Samples = list[tuple[float, dict[str, int], dict[str, int]]]
 

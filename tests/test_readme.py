@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from shared import streams
+from shared.pipeline import streams
 from shared.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()

@@ -12,13 +12,13 @@ from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.api import feeds, page, search
+from services.api import feed_routes, page, search
 from services.api.deps import ApiState
 from shared import metrics
 from shared.feeds import FeedRegistry
 from shared.index import Index, open_index
 from shared.logging import get_logger
-from shared.redisconn import make_redis
+from shared.pipeline.redisconn import make_redis
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -54,7 +54,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(search.router)
-    app.include_router(feeds.router)
+    app.include_router(feed_routes.router)
     app.include_router(page.router)
     app.mount("/metrics", make_asgi_app())
 

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from shared import streams
-from shared.redisconn import as_text
+from shared.pipeline import streams
+from shared.pipeline.redisconn import as_text
 
 
 def _stages(stage: str | None) -> list[str]:

@@ -20,9 +20,9 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from shared.events import FullContent
 from shared.feeds import FeedRegistry
-from shared.redisconn import make_redis, runtime_url_file
+from shared.pipeline.events import FullContent
+from shared.pipeline.redisconn import make_redis, runtime_url_file
 from shared.settings import Settings, get_settings
 
 app = typer.Typer(help="feedpipe: event-driven feed ingestion.", no_args_is_help=True)
@@ -149,7 +149,7 @@ def feeds_import(
 
 
 def import_feeds(file: Path, *, interval: float | None) -> None:
-    from shared.opml import parse_opml
+    from services.cli.opml import parse_opml
 
     entries = parse_opml(file.read_bytes())
 
@@ -178,7 +178,7 @@ def feeds_export(
     file: Annotated[Path | None, typer.Argument(help="Output file (default stdout).")] = None,
 ) -> None:
     """Export the registry as OPML."""
-    from shared.opml import render_opml
+    from services.cli.opml import render_opml
 
     async def go(redis: Redis, settings: Settings) -> bytes:
         feeds = await FeedRegistry(redis).all()

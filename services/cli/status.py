@@ -13,10 +13,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from shared import streams
 from shared.feeds import FeedRegistry
-from shared.redisconn import as_text
-from shared.streaminfo import group_info
+from shared.pipeline import streams
+from shared.pipeline.redisconn import as_text
+from shared.pipeline.streaminfo import group_info
 
 
 @dataclass(frozen=True, slots=True)

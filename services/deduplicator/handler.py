@@ -9,10 +9,11 @@ import structlog
 from services.deduplicator.policy import OUTCOMES, Decision
 from services.deduplicator.signature import fingerprint_many
 from services.deduplicator.store import Claim, DedupStore
-from shared import metrics, streams
-from shared.events import ArticleParsed, ArticleUnique, UniqueKind
+from shared import metrics
 from shared.logging import debug_enabled, get_logger
-from shared.stage import BatchHandler, ItemResult, Output
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed, ArticleUnique, UniqueKind
+from shared.pipeline.stage import BatchHandler, ItemResult, Output
 
 log = get_logger(__name__)
 

@@ -14,11 +14,12 @@ from redis.exceptions import RedisError
 from services.deduplicator.handler import make_handler
 from services.deduplicator.signature import fingerprint
 from services.deduplicator.store import DedupStore
-from shared import metrics, streams
-from shared.events import ArticleParsed, ArticleUnique
+from shared import metrics
 from shared.logging import get_logger
-from shared.service import ServiceRuntime
-from shared.stage import StreamStage, sleep_or_stop
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed, ArticleUnique
+from shared.pipeline.service import ServiceRuntime
+from shared.pipeline.stage import StreamStage, sleep_or_stop
 
 log = get_logger(__name__)
 

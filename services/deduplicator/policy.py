@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from shared.events import UniqueKind
+from shared.pipeline.events import UniqueKind
 
 DuplicateReason = Literal["url", "guid", "content", "near"]
 

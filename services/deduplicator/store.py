@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 
 from services.deduplicator.policy import DEFAULT_STRICTNESS, Decision, Strictness
 from services.deduplicator.signature import BANDS, Fingerprint
-from shared import streams
-from shared.events import ArticleParsed
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed
 
 LUA = (Path(__file__).with_name("dedup.lua")).read_text()
 GENERATIONS = 2  # one-window generations read by lookups: always covers the window

@@ -1,6 +1,6 @@
 """The indexer's batch handler: one index transaction per stream batch.
 
-:class:`shared.stage.StreamStage` acknowledges the entries only after this
+:class:`shared.pipeline.stage.StreamStage` acknowledges the entries only after this
 handler returned, i.e. after the commit; when the commit fails every entry
 gets the error and stays pending, to be retried (and, after
 ``max_deliveries``, dead-lettered one by one by the reclaim reader).
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import structlog
 
 from shared import metrics
-from shared.events import ArticleUnique, UniqueKind
 from shared.index import Index, IndexStats
 from shared.logging import debug_enabled, get_logger
-from shared.stage import ItemResult
+from shared.pipeline.events import ArticleUnique, UniqueKind
+from shared.pipeline.stage import ItemResult
 
 log = get_logger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from services.indexer.handler import IndexHandler
-from shared.events import ArticleUnique
 from shared.index import open_index
-from shared.service import ServiceRuntime
-from shared.stage import StreamStage
+from shared.pipeline.events import ArticleUnique
+from shared.pipeline.service import ServiceRuntime
+from shared.pipeline.stage import StreamStage
 
 
 def build() -> ServiceRuntime:

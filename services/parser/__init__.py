@@ -10,7 +10,7 @@ and ``main``):
 * ``html``       nh3 allow-list sanitising and plain text;
 * ``language``   declared language, else fastText language identification;
 * ``extract``    article page -> main text + metadata (trafilatura);
-* ``normalize``  RawEntry (+ page) -> shared.events.Article;
+* ``normalize``  RawEntry (+ page) -> shared.pipeline.events.Article;
 * ``fingerprint`` per-entry "already published" keys, publish rate;
 * ``handler``    the StreamStage batch handler (Redis, page fetches);
 * ``main``       service wiring.

@@ -2,9 +2,9 @@
 
 Per feed document, top to bottom: parse (a broken feed is recorded on the feed
 and acknowledged, never retried) -> drop entries already published in this
-version (fingerprints in Redis) -> build each article, fetching and extracting
+version (seen markers in Redis) -> build each article, fetching and extracting
 its page when the feed's ``full_content`` mode asks for it -> record what the
-feed taught us -> return the events plus the fingerprint writes, which the
+feed taught us -> return the events plus the seen-marker writes, which the
 stage commits in the same MULTI/EXEC as the ack.
 """
 
@@ -22,14 +22,15 @@ from redis.asyncio import Redis
 
 from services.parser.extract import PageContent, extract_page
 from services.parser.feeds import FeedParseError, ParsedFeed, RawEntry, parse_document
-from services.parser.fingerprint import entry_fingerprint, publish_rate_per_day, seen_key
 from services.parser.normalize import build_article, entry_identity, needs_page
-from shared import metrics, streams
-from shared.events import Article, ArticleParsed, FeedFetched, FullContent
+from services.parser.seen import entry_version, publish_rate_per_day, seen_key
+from shared import metrics
 from shared.feeds import FeedRegistry
 from shared.logging import get_logger
+from shared.pipeline import streams
+from shared.pipeline.events import Article, ArticleParsed, FeedFetched, FullContent
+from shared.pipeline.stage import ItemResult, Output, TxOp
 from shared.settings import Settings
-from shared.stage import ItemResult, Output, TxOp
 
 log = get_logger(__name__)
 
@@ -92,7 +93,7 @@ def _extract_in_worker(page: bytes, url: str) -> tuple[PageContent | None, float
 @dataclass(slots=True)
 class _Pending:
     entry: RawEntry
-    fingerprint: str
+    version: str
     identity: tuple[str | None, str | None]
 
 
@@ -147,7 +148,7 @@ class ParserHandler:
             if article is None:
                 continue
             outputs.append(Output(streams.PARSED, ArticleParsed(article=article)))
-            tx_ops.append(_mark_seen(seen_key(pending.fingerprint), self.seen_ttl))
+            tx_ops.append(_mark_seen(seen_key(pending.version), self.seen_ttl))
             metrics.ARTICLE_LANGUAGES.labels(article.language or "unknown").inc()
         if outputs:
             metrics.ENTRIES_PARSED.labels(parsed.format).inc(len(outputs))
@@ -189,15 +190,15 @@ class ParserHandler:
         known: set[str] = set()
         for entry in parsed.entries:
             identity = entry_identity(entry, base_url=base_url)
-            fp = entry_fingerprint(event.feed_id, entry, url=identity[0])
-            if fp not in known:  # the same entry twice in one document
-                known.add(fp)
-                pending.append(_Pending(entry, fp, identity))
+            version = entry_version(event.feed_id, entry, url=identity[0])
+            if version not in known:  # the same entry twice in one document
+                known.add(version)
+                pending.append(_Pending(entry, version, identity))
         if not pending:
             return []
         # One MGET rather than a pipeline of EXISTS: one command to pack and one
         # reply to parse instead of one per entry (all keys share the hash slot).
-        flags = await self.redis.mget([seen_key(p.fingerprint) for p in pending])
+        flags = await self.redis.mget([seen_key(p.version) for p in pending])
         return [p for p, seen in zip(pending, flags, strict=True) if seen is None]
 
     async def _article(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.parser.handler import Extractor, ParserHandler
-from shared import streams
-from shared.events import ArticleParsed, FeedFetched
-from shared.fetcher import SafeFetcher
-from shared.service import ServiceRuntime
-from shared.stage import StreamStage
+from shared.fetch.fetcher import SafeFetcher
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed, FeedFetched
+from shared.pipeline.service import ServiceRuntime
+from shared.pipeline.stage import StreamStage
 
 
 def build() -> ServiceRuntime:

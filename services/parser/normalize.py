@@ -14,8 +14,8 @@ from services.parser.extract import PageContent
 from services.parser.feeds import ParsedFeed, RawEntry
 from services.parser.html import html_to_text, inline_text, sanitize_html, text_of_clean_html
 from services.parser.language import choose_language
-from shared.events import Article, Enclosure
-from shared.urls import article_id_for, canonicalize_url
+from services.parser.urls import article_id_for, canonicalize_url
+from shared.pipeline.events import Article, Enclosure
 
 # Below this many characters of text an entry is a teaser: in ``auto`` mode
 # its page is fetched for the full article.

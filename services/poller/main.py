@@ -1,8 +1,8 @@
 """Poller service: ``feedpipe run poller``.
 
 Claims due feeds from the shared schedule, fetches them politely and publishes
-changed documents as :class:`shared.events.FeedFetched` on
-:data:`shared.streams.FETCHED`. Any number of replicas may run side by side.
+changed documents as :class:`shared.pipeline.events.FeedFetched` on
+:data:`shared.pipeline.streams.FETCHED`. Any number of replicas may run side by side.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from services.poller.poller import Poller
-from shared import streams
-from shared.events import FeedFetched
-from shared.fetcher import SafeFetcher
-from shared.redisconn import make_redis
-from shared.service import ServiceRuntime
+from shared.fetch.fetcher import SafeFetcher
+from shared.pipeline import streams
+from shared.pipeline.events import FeedFetched
+from shared.pipeline.redisconn import make_redis
+from shared.pipeline.service import ServiceRuntime
 
 # A feed whose host is at its politeness limit waits this long at most, then is
 # deferred (rescheduled shortly after) so it does not hold a poll slot.

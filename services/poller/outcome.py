@@ -15,7 +15,7 @@ import xxhash
 
 from services.poller import schedule
 from shared.feeds import Feed, FeedStatus
-from shared.fetcher import FetchOutcome, FetchResult
+from shared.fetch.fetcher import FetchOutcome, FetchResult
 from shared.settings import Settings
 
 

@@ -23,13 +23,14 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from services.poller.outcome import PollPlan, Verdict, plan_poll
-from shared import metrics, streams
-from shared.events import FeedFetched
+from shared import metrics
 from shared.feeds import Feed, FeedRegistry
-from shared.fetcher import FetchOutcome, FetchResult, SafeFetcher
+from shared.fetch.fetcher import FetchOutcome, FetchResult, SafeFetcher
 from shared.logging import get_logger
+from shared.pipeline import streams
+from shared.pipeline.events import FeedFetched
+from shared.pipeline.streaminfo import LAG_COUNT_CAP, group_info
 from shared.settings import Settings
-from shared.streaminfo import LAG_COUNT_CAP, group_info
 
 log = get_logger(__name__)
 

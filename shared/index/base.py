@@ -6,8 +6,8 @@ import abc
 from collections.abc import Sequence
 from datetime import datetime
 
-from shared.events import ArticleUnique
 from shared.index.models import ArticleRecord, IndexStats, SearchPage
+from shared.pipeline.events import ArticleUnique
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -28,7 +28,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.events import ArticleUnique
 from shared.index.analysis import LANGUAGES, SIMPLE, config_for, normalise_language
 from shared.index.base import DEFAULT_LIMIT, RECENCY_SCALE_S, Index
 from shared.index.models import ArticleRecord, IndexStats, SearchHit, SearchPage
@@ -36,6 +35,7 @@ from shared.index.query import Clause, ParsedQuery, parse_query
 from shared.index.rows import plan_batch
 from shared.index.snippet import START, STOP, marks_to_html
 from shared.logging import get_logger
+from shared.pipeline.events import ArticleUnique
 
 log = get_logger(__name__)
 

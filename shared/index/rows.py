@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import xxhash
 
-from shared.events import ArticleUnique, UniqueKind
 from shared.index.analysis import normalise_language
+from shared.pipeline.events import ArticleUnique, UniqueKind
 
 
 @dataclass(frozen=True, slots=True)

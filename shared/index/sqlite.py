@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.events import ArticleUnique
 from shared.index.analysis import (
     SIMPLE,
     analyzer,
@@ -42,6 +41,7 @@ from shared.index.models import ArticleRecord, IndexStats, SearchHit, SearchPage
 from shared.index.query import parse_query, to_fts5
 from shared.index.rows import ArticleRow, DuplicateRow, plan_batch
 from shared.index.snippet import ELLIPSIS, START, STOP, marks_to_html
+from shared.pipeline.events import ArticleUnique
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """deploy/k8s: every rendered object is valid Kubernetes, probes/resources/PDBs
 are complete, and the KEDA objects scale on the streams and groups that
-shared/streams.py names.
+shared/pipeline/streams.py names.
 
 Built-in kinds are validated against the Kubernetes JSON schemas shipped in the
 ``kubernetes-validate`` package (strict: unknown fields fail). KEDA's CRDs are
@@ -22,7 +22,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared import metrics, streams
+from shared import metrics
+from shared.pipeline import streams
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -181,7 +182,7 @@ def port_number(container: dict[str, Any], port: int | str) -> int:
 
 def stream_name_on(scaler: str, stream: str) -> str:
     """The stream's key as feedpipe names it on the Redis topology a scaler reads:
-    on a Cluster with the hash-tagged prefix of shared.streams.key_prefix."""
+    on a Cluster with the hash-tagged prefix of shared.pipeline.streams.key_prefix."""
     plain = streams.key_prefix(None)
     assert stream.startswith(plain)
     if scaler == "redis-cluster-streams":

@@ -31,7 +31,7 @@ import pytest
 import redis as redis_sync
 import yaml
 
-from shared import streams
+from shared.pipeline import streams
 from tests.conftest import free_port
 from tests.deploy.tools import (
     DEPLOY,

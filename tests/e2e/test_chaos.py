@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import redis as redis_sync
 
-from shared import streams
+from shared.pipeline import streams
 from tests.conftest import RedisServer
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, get_json, wait_until

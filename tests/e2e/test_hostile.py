@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import redis as redis_sync
 
-from shared import streams
+from shared.pipeline import streams
 from tests.support.feedsite import FeedSite, RawFeed
 from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 

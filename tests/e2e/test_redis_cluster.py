@@ -4,7 +4,7 @@ Sentinel-managed master that fails over mid-run.
 The cluster is three ``redis-server --cluster-enabled yes`` processes on free
 loopback ports, joined with ``redis-cli --cluster create``. The services get
 ``FEEDPIPE_REDIS_URL=redis+cluster://…`` and so key everything under the
-``{feedpipe}`` hash tag (shared.streams.key_prefix). The Sentinel set-up is one
+``{feedpipe}`` hash tag (shared.pipeline.streams.key_prefix). The Sentinel set-up is one
 master, one replica and one Sentinel (quorum 1), all on loopback.
 """
 
@@ -26,7 +26,7 @@ from redis.asyncio.cluster import ClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import CrossSlotTransactionError
 
-from shared.redisconn import FeedpipeCluster
+from shared.pipeline.redisconn import FeedpipeCluster
 from tests.conftest import redis_server_binary
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, free_port, indexed_once, wait_until

@@ -13,7 +13,7 @@ import psutil
 import pytest
 import redis as redis_sync
 
-from shared import streams
+from shared.pipeline import streams
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from services.api.app import create_app
-from shared.events import UniqueKind
 from shared.index import Index, open_index
+from shared.pipeline.events import UniqueKind
 from shared.settings import Settings
 from tests.shared.index.conftest import make_event
 

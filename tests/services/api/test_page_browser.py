@@ -18,8 +18,8 @@ import pytest
 import uvicorn
 
 from services.api.app import create_app
-from shared.events import ArticleUnique, UniqueKind
 from shared.index import Index
+from shared.pipeline.events import ArticleUnique, UniqueKind
 from shared.settings import Settings
 from tests.conftest import free_port
 from tests.shared.index.conftest import make_event

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from services.cli import dlq
-from shared import streams
+from shared.pipeline import streams
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from shared.events import Article, ArticleParsed
-from shared.urls import article_id_for
+from services.parser.urls import article_id_for
+from shared.pipeline.events import Article, ArticleParsed
 
 VOCABULARY = """
 the council city river bridge minister report budget school police market energy storm village

@@ -11,10 +11,10 @@ from redis.asyncio import Redis
 
 from services.deduplicator.handler import make_handler
 from services.deduplicator.store import DedupStore
-from shared import streams
-from shared.events import ArticleParsed, ArticleUnique, UniqueKind
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed, ArticleUnique, UniqueKind
+from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
-from shared.stage import StreamStage
 from tests.services.deduplicator.samples import parsed, story, syndicated, text
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from services.deduplicator.policy import Decision
 from services.deduplicator.signature import fingerprint
 from services.deduplicator.store import DedupStore, pack_cluster, unpack_cluster
-from shared import streams
-from shared.events import ArticleParsed
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed
 from tests.services.deduplicator.samples import parsed, story, syndicated, text
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,12 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from services.indexer.handler import IndexHandler
-from shared import streams
-from shared.events import ArticleUnique, UniqueKind
 from shared.index import Index, IndexStats, open_index
 from shared.index.sqlite import SQLiteIndex
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleUnique, UniqueKind
+from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
-from shared.stage import StreamStage
 from tests.shared.index.conftest import make_event
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,13 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from services.parser.handler import Extractor, ParserHandler
-from shared import metrics, streams
-from shared.events import ArticleParsed, FeedFetched, FullContent
+from shared import metrics
 from shared.feeds import FeedRegistry, FeedStatus
-from shared.fetcher import SafeFetcher
+from shared.fetch.fetcher import SafeFetcher
+from shared.pipeline import streams
+from shared.pipeline.events import ArticleParsed, FeedFetched, FullContent
+from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
-from shared.stage import StreamStage
 from tests.services.parser.pages import BOILERPLATE, PARAGRAPHS, article_page
 
 pytestmark = pytest.mark.integration
@@ -217,7 +218,7 @@ async def test_fingerprints_are_only_written_with_the_commit(redis, settings, si
     results = await handler([fetched_event(feed_id, url, feed_body(site), FullContent.NEVER)])
 
     assert len(results[0].outputs) == 2
-    assert await redis.keys(f"{streams.PAGE_SEEN_PREFIX}*") == []
+    assert await redis.keys(f"{streams.ENTRY_SEEN_PREFIX}*") == []
     again = await handler([fetched_event(feed_id, url, feed_body(site), FullContent.NEVER)])
     assert len(again[0].outputs) == 2
 
@@ -227,7 +228,7 @@ async def test_seen_markers_expire(redis, stage, site):
     feed_id = await registered(redis, url)
     await run_once(redis, stage, fetched_event(feed_id, url, feed_body(site), FullContent.NEVER))
 
-    keys = await redis.keys(f"{streams.PAGE_SEEN_PREFIX}*")
+    keys = await redis.keys(f"{streams.ENTRY_SEEN_PREFIX}*")
     assert len(keys) == 2
     ttl = await redis.ttl(keys[0])
     assert 0 < ttl <= (14 * 86400)

@@ -6,7 +6,7 @@ import pytest
 from services.parser.extract import PageContent
 from services.parser.feeds import ParsedFeed, RawEntry
 from services.parser.normalize import build_article, clean_title, needs_page
-from shared.urls import article_id_for
+from services.parser.urls import article_id_for
 
 FETCHED = datetime(2025, 6, 10, tzinfo=UTC)
 FEED = ParsedFeed(format="rss2.0", parser="fastfeedparser", title="Example News", language="en")

@@ -9,8 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from services.poller.poller import Poller
-from shared.fetcher import SafeFetcher
-from shared.redisconn import make_redis
+from shared.fetch.fetcher import SafeFetcher
+from shared.pipeline.redisconn import make_redis
 from shared.settings import Settings
 
 

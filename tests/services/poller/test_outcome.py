@@ -6,7 +6,7 @@ import random
 
 from services.poller.outcome import Verdict, body_hash, plan_poll
 from shared.feeds import Feed, FeedStatus
-from shared.fetcher import FetchOutcome, FetchResult
+from shared.fetch.fetcher import FetchOutcome, FetchResult
 from shared.settings import Settings
 
 S = Settings(min_interval=300, default_interval=1800, max_error_backoff=86_400)

@@ -11,9 +11,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from shared import streams
-from shared.events import FeedFetched
 from shared.feeds import FeedRegistry, FeedStatus
+from shared.pipeline import streams
+from shared.pipeline.events import FeedFetched
 from tests.feedserver import RSS
 
 pytestmark = pytest.mark.integration
@@ -336,7 +336,7 @@ async def test_a_crashed_pollers_leases_expire_and_are_taken_over(
     for i in range(20):
         await registry.add(server.feed(f"/f{i}"))
     # The crashed poller claimed everything and died before fetching.
-    claimed = await registry.claim_due(now=time.time(), limit=100, lease=0.5)
+    claimed = await registry.claim_due_feeds(now=time.time(), limit=100, lease=0.5)
     assert len(claimed) == 20
     survivor = make_poller()
     await survivor.run_until_idle()
@@ -346,8 +346,12 @@ async def test_a_crashed_pollers_leases_expire_and_are_taken_over(
     await survivor.run_until_idle()
     assert all(server.hits[f"/f{i}"] == 1 for i in range(20))
     # A late write by the dead poller does not overwrite the new schedule.
-    feed_id, lease_until = claimed[0]
-    assert not await registry.reschedule(feed_id, lease_until=lease_until, next_poll_at=0)
+    feed, lease_until = claimed[0]
+    pipe = redis.pipeline(transaction=False)
+    await registry.queue_poll_result(
+        pipe, feed.feed_id, {}, lease_until=lease_until, next_poll_at=0
+    )
+    assert await pipe.execute() == [0]
 
 
 async def test_parser_lag_pauses_polling(server, redis, make_poller) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.events import Article, ArticleUnique, UniqueKind
 from shared.index import Index, open_index
+from shared.pipeline.events import Article, ArticleUnique, UniqueKind
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

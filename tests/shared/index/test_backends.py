@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.events import UniqueKind
 from shared.index import Index, QuerySyntaxError
+from shared.pipeline.events import UniqueKind
 from tests.shared.index.conftest import NOW, EventFactory
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,5 @@
-"""Per-entry fingerprints ("this version of this entry was published") and the
-feed's observed publishing rate. Pure functions; the Redis side is in the handler."""
+"""Seen markers ("this version of this entry was published") and the feed's
+observed publishing rate. Pure functions; the Redis side is in the handler."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Final
 import xxhash
 
 from services.parser.feeds import RawEntry
-from shared import streams
+from shared.pipeline import streams
 
 MAX_RATE_ENTRIES: Final = 50
 
 
-def entry_fingerprint(feed_id: str, entry: RawEntry, *, url: str | None) -> str:
+def entry_version(feed_id: str, entry: RawEntry, *, url: str | None) -> str:
     """feed id + identity (GUID, else URL) + hash of what the feed says about
-    the entry. A changed title or body gives a new fingerprint (an update); an
+    the entry. A changed title or body gives a new version (an update); an
     unchanged entry on the next poll gives the same one and is skipped."""
     identity = entry.guid or url or ""
     # One buffer hashed at once: the same bytes as updating with each part
@@ -38,9 +38,9 @@ def entry_fingerprint(feed_id: str, entry: RawEntry, *, url: str | None) -> str:
     return xxhash.xxh3_128_hexdigest(joined.encode("utf-8", "surrogatepass"))
 
 
-def seen_key(fingerprint: str) -> str:
+def seen_key(version: str) -> str:
     # One key per published entry version, with a TTL (dedup window).
-    return f"{streams.PAGE_SEEN_PREFIX}{fingerprint}"
+    return f"{streams.ENTRY_SEEN_PREFIX}{version}"
 
 
 def publish_rate_per_day(dates: Sequence[datetime | None]) -> float | None:

@@ -1,12 +1,12 @@
-"""FEEDPIPE_REDIS_URL forms: one server, Sentinel, Cluster (shared.redisconn)."""
+"""FEEDPIPE_REDIS_URL forms: one server, Sentinel, Cluster (shared.pipeline.redisconn)."""
 
 from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis
 
-from shared import redisconn, streams
-from shared.redisconn import parse_redis_url
+from shared.pipeline import redisconn, streams
+from shared.pipeline.redisconn import parse_redis_url
 from shared.settings import Settings
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.cli.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 from shared.feeds import Feed
-from shared.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 
 NESTED = b"""<?xml version="1.0" encoding="utf-8"?>
 <opml version="2.0"><head><title>Mine</title></head><body>

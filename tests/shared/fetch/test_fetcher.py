@@ -14,13 +14,13 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from shared.fetcher import (
+from shared.fetch.fetcher import (
     USER_AGENT,
     FetchOutcome,
     SafeFetcher,
     parse_retry_after,
 )
-from shared.netguard import guarded_socket_factory, is_public_address
+from shared.fetch.netguard import guarded_socket_factory, is_public_address
 from shared.settings import Settings
 from tests.conftest import free_port
 from tests.feedserver import RSS, never_ending

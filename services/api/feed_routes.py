@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, Field, HttpUrl
 
 from services.api.deps import State, require_token
-from shared.events import FullContent
+from shared.pipeline.events import FullContent
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 

@@ -7,13 +7,13 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from shared import streams
-from shared.events import FeedFetched
-from shared.service import ServiceRuntime
+from shared.pipeline import streams
+from shared.pipeline.events import FeedFetched
+from shared.pipeline.service import ServiceRuntime
+from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
-from shared.stage import StreamStage
 from tests.conftest import RedisServer
-from tests.shared.test_stage import add, echo, fetched
+from tests.shared.pipeline.test_stage import add, echo, fetched
 
 pytestmark = pytest.mark.integration
 

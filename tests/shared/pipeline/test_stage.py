@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from shared import streams
-from shared.events import FeedFetched
+from shared.pipeline import streams
+from shared.pipeline.events import FeedFetched
+from shared.pipeline.stage import ItemResult, Output, PoisonError, StreamStage, trim_stream
 from shared.settings import Settings
-from shared.stage import ItemResult, Output, PoisonError, StreamStage, trim_stream
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,7 @@ async def test_trim_never_drops_unread_entries(redis: Redis, group: None) -> Non
 
 
 async def test_stage_runs_under_faststream_subscriber(redis_url: str, redis: Redis) -> None:
-    from shared.service import ServiceRuntime
+    from shared.pipeline.service import ServiceRuntime
 
     settings = Settings(redis_url=redis_url, batch_timeout_ms=50, reclaim_idle_ms=500)
     runtime = ServiceRuntime("parser", settings)

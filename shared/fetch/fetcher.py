@@ -11,7 +11,7 @@ Why parts of this are written by hand rather than left to aiohttp:
 * bodies are decompressed here, incrementally with a bounded output size, so a
   gzip bomb is cut off at ``max_body_bytes`` instead of being inflated;
 * the SSRF check lives in the connector's socket factory (see
-  :mod:`shared.netguard`), i.e. on the resolved address actually connected to.
+  :mod:`shared.fetch.netguard`), i.e. on the resolved address actually connected to.
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from shared import metrics
-from shared.netguard import (
+from shared.fetch.netguard import (
     guarded_socket_factory,
     is_ip_literal,
     is_public_address,
     is_refusal,
     refusal,
 )
-from shared.politeness import Admission, HostGate, LocalHostGate, RedisHostGate
+from shared.fetch.politeness import Admission, HostGate, LocalHostGate, RedisHostGate
+from shared.fetch.sniff import DocKind, find_alternate_feed, sniff
 from shared.settings import Settings
-from shared.sniff import DocKind, find_alternate_feed, sniff
 
 PROJECT_URL = "https://github.com/feedpipe/feedpipe"
 

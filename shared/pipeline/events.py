@@ -1,4 +1,4 @@
-"""Events exchanged over the streams named in :mod:`shared.streams`.
+"""Events exchanged over the streams named in :mod:`shared.pipeline.streams`.
 
 Every event carries ``schema_version``; a consumer refuses (dead-letters) a
 version it does not know instead of guessing.

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.urls import article_id_for, canonicalize_url, is_tracking_param
+from services.parser.urls import article_id_for, canonicalize_url, is_tracking_param
 
 
 @pytest.mark.parametrize(

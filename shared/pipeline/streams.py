@@ -1,4 +1,5 @@
-"""Every Redis stream, consumer group and key prefix of feedpipe, in one place.
+"""Every Redis stream, consumer group and key prefix of feedpipe, in one place
+(modules build per-item keys from these prefixes, never from literals).
 
 Data flow::
 
@@ -32,9 +33,9 @@ def key_prefix(redis_url: str | None) -> str:
 PREFIX: Final = key_prefix(os.environ.get("FEEDPIPE_REDIS_URL"))
 
 # Streams: the event model carried by each is named beside it.
-FETCHED: Final = f"{PREFIX}:stream:fetched"  # shared.events.FeedFetched
-PARSED: Final = f"{PREFIX}:stream:parsed"  # shared.events.ArticleParsed
-UNIQUE: Final = f"{PREFIX}:stream:unique"  # shared.events.ArticleUnique
+FETCHED: Final = f"{PREFIX}:stream:fetched"  # shared.pipeline.events.FeedFetched
+PARSED: Final = f"{PREFIX}:stream:parsed"  # shared.pipeline.events.ArticleParsed
+UNIQUE: Final = f"{PREFIX}:stream:unique"  # shared.pipeline.events.ArticleUnique
 
 # Consumer groups, one per consuming stage.
 GROUP_PARSER: Final = "parser"
@@ -49,9 +50,17 @@ STAGE_INPUTS: Final[dict[str, tuple[str, str]]] = {
 
 DLQ_PREFIX: Final = f"{PREFIX}:dlq:"
 
+# Hash per consuming stage: entry id -> last error of an entry left pending for
+# retry (read when the entry is reclaimed, to say why it was dead-lettered).
+ERRORS_PREFIX: Final = f"{PREFIX}:errors:"
+
 
 def dlq_stream(stage: str) -> str:
     return f"{DLQ_PREFIX}{stage}"
+
+
+def errors_key(stage: str) -> str:
+    return f"{ERRORS_PREFIX}{stage}"
 
 
 # Field of a stream entry holding the JSON event (FastStream's data key).
@@ -61,15 +70,18 @@ DATA_FIELD: Final = "__data__"
 FEED_KEY_PREFIX: Final = f"{PREFIX}:feed:"  # hash per feed: settings and state
 FEEDS_ALL: Final = f"{PREFIX}:feeds"  # set of all feed ids
 FEED_BY_URL: Final = f"{PREFIX}:feed-by-url"  # hash: url -> feed id
-SCHEDULE: Final = f"{PREFIX}:schedule"  # zset: feed id -> next poll (unix s)
-LEASES: Final = f"{PREFIX}:leases"  # zset: feed id -> lease expiry (unix s)
+# zset: feed id -> next poll (unix s); a claimed feed's score is its lease expiry.
+SCHEDULE: Final = f"{PREFIX}:schedule"
 HOST_PREFIX: Final = f"{PREFIX}:host:"  # per-host politeness state
 
 # Deduplicator state (all with TTLs, see services.deduplicator).
 DEDUP_PREFIX: Final = f"{PREFIX}:dedup:"
 
-# Article pages already fetched by the parser (full-content mode).
-PAGE_SEEN_PREFIX: Final = f"{PREFIX}:page:"
+# One key per feed entry version the parser has published (with the dedup
+# window as TTL), so a re-polled, unchanged entry is not parsed out again.
+# ("page:" is the keys' historical name; renaming it would make every parser
+# publish every current entry once more after an upgrade.)
+ENTRY_SEEN_PREFIX: Final = f"{PREFIX}:page:"
 
 # Running totals per stage ("<stage>:processed"), for `feedpipe status` rates.
 STATS: Final = f"{PREFIX}:stats"

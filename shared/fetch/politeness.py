@@ -2,7 +2,7 @@
 a ``Retry-After`` block, shared by every process through Redis (or kept in
 memory when no Redis is given).
 
-Redis layout (prefix :data:`shared.streams.HOST_PREFIX`):
+Redis layout (prefix :data:`shared.pipeline.streams.HOST_PREFIX`):
 
 * ``…<host>:slots`` zset token -> expiry: requests in flight; a crashed
   process's slots expire instead of leaking;
@@ -16,13 +16,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from shared import streams
-from shared.redisconn import as_text
+from shared.pipeline import streams
+from shared.pipeline.redisconn import as_text
 
 
 class Admission(StrEnum):
@@ -33,52 +34,27 @@ class Admission(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class GateDecision:
     admission: Admission
     wait: float = 0.0  # seconds until a retry may succeed (0 when unknown)
 
 
 class HostGate(Protocol):
-    async def try_acquire(self, host: str, token: str, *, now: float) -> Decision: ...
+    async def try_acquire(self, host: str, token: str, *, now: float) -> GateDecision: ...
     async def release(self, host: str, token: str) -> None: ...
     async def block(self, host: str, *, until: float, now: float) -> None: ...
     async def blocked_until(self, host: str) -> float | None: ...
     async def aclose(self) -> None: ...
 
 
+# The scripts live beside this module: host_acquire.lua checks and takes a slot
+# atomically across processes; host_block.lua only ever extends a block.
+_ACQUIRE_LUA = (Path(__file__).parent / "host_acquire.lua").read_text()
+_BLOCK_LUA = (Path(__file__).parent / "host_block.lua").read_text()
+
+
 def host_key(host: str, part: str) -> str:
     return f"{streams.HOST_PREFIX}{host.lower()}:{part}"
-
-
-# KEYS: slots, next, blocked. ARGV: now, token, limit, delay, slot_ttl.
-# One script so that checking and taking a slot is atomic across processes.
-_ACQUIRE_LUA = """
-local now = tonumber(ARGV[1])
-local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
-if blocked > now then return {'blocked', tostring(blocked - now)} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return {'busy', '0'} end
-local delay = tonumber(ARGV[4])
-if delay > 0 then
-  local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if nxt > now then return {'wait', tostring(nxt - now)} end
-  redis.call('SET', KEYS[2], tostring(now + delay), 'PX', math.ceil(delay * 1000) + 1000)
-end
-local ttl = tonumber(ARGV[5])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.ceil(ttl * 1000))
-return {'granted', '0'}
-"""
-
-# Only ever extend a block: a short Retry-After must not cut a longer one.
-_BLOCK_LUA = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local untilts = tonumber(ARGV[1])
-if untilts > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
-end
-return 1
-"""
 
 
 class RedisHostGate:
@@ -99,7 +75,7 @@ class RedisHostGate:
         self._acquire = redis.register_script(_ACQUIRE_LUA)
         self._block = redis.register_script(_BLOCK_LUA)
         self._loaded = False
-        self._acquires: list[tuple[str, str, float, asyncio.Future[Decision]]] = []
+        self._acquires: list[tuple[str, str, float, asyncio.Future[GateDecision]]] = []
         self._releases: list[tuple[str, str]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -107,8 +83,8 @@ class RedisHostGate:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
-    async def try_acquire(self, host: str, token: str, *, now: float) -> Decision:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+    async def try_acquire(self, host: str, token: str, *, now: float) -> GateDecision:
+        future: asyncio.Future[GateDecision] = asyncio.get_running_loop().create_future()
         self._acquires.append((host, token, now, future))
         self._schedule_flush()
         return await future
@@ -136,11 +112,11 @@ class RedisHostGate:
                     future.set_exception(raw)
                 else:
                     kind, wait = raw
-                    future.set_result(Decision(Admission(as_text(kind)), float(as_text(wait))))
+                    future.set_result(GateDecision(Admission(as_text(kind)), float(as_text(wait))))
 
     async def _run(
         self,
-        acquires: list[tuple[str, str, float, asyncio.Future[Decision]]],
+        acquires: list[tuple[str, str, float, asyncio.Future[GateDecision]]],
         releases: list[tuple[str, str]],
     ) -> list[Any]:
         for attempt in range(2):
@@ -211,19 +187,19 @@ class LocalHostGate:
     def _state(self, host: str) -> _HostState:
         return self._hosts.setdefault(host.lower(), _HostState())
 
-    async def try_acquire(self, host: str, token: str, *, now: float) -> Decision:
+    async def try_acquire(self, host: str, token: str, *, now: float) -> GateDecision:
         state = self._state(host)
         if state.blocked_until > now:
-            return Decision(Admission.BLOCKED, state.blocked_until - now)
+            return GateDecision(Admission.BLOCKED, state.blocked_until - now)
         state.slots = {t: exp for t, exp in state.slots.items() if exp > now}
         if len(state.slots) >= self.limit:
-            return Decision(Admission.BUSY)
+            return GateDecision(Admission.BUSY)
         if self.delay > 0:
             if state.next_at > now:
-                return Decision(Admission.WAIT, state.next_at - now)
+                return GateDecision(Admission.WAIT, state.next_at - now)
             state.next_at = now + self.delay
         state.slots[token] = now + self.slot_ttl
-        return Decision(Admission.GRANTED)
+        return GateDecision(Admission.GRANTED)
 
     async def release(self, host: str, token: str) -> None:
         self._state(host).slots.pop(token, None)

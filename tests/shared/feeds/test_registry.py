@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from shared import streams
 from shared.feeds import FeedRegistry, FeedStatus, feed_id_for
+from shared.pipeline import streams
 
 pytestmark = pytest.mark.integration
 URL = "https://example.org/feed.xml"
@@ -70,7 +70,7 @@ async def test_claim_is_exclusive_under_concurrency(redis, redis_url) -> None:
     try:
         claims = await asyncio.gather(
             *(
-                FeedRegistry(c).claim_due(now=10.0, limit=7, lease=60.0)
+                FeedRegistry(c).claim_due_feeds(now=10.0, limit=7, lease=60.0)
                 for c in clients
                 for _ in range(5)
             )
@@ -78,18 +78,35 @@ async def test_claim_is_exclusive_under_concurrency(redis, redis_url) -> None:
     finally:
         for c in clients:
             await c.aclose()
-    ids = [feed_id for batch in claims for feed_id, _ in batch]
+    ids = [feed.feed_id for batch in claims for feed, _ in batch]
     assert len(ids) == len(set(ids)) == 100
+
+
+async def release(redis, feed_id: str, *, lease_until: float, next_poll_at: float) -> bool:
+    """A poll result with no fields: only the lease-checked reschedule."""
+    pipe = redis.pipeline(transaction=False)
+    await FeedRegistry(redis).queue_poll_result(
+        pipe, feed_id, {}, lease_until=lease_until, next_poll_at=next_poll_at
+    )
+    [done] = await pipe.execute()
+    return bool(done)
+
+
+async def change_url(redis, feed_id: str, old: str, new: str) -> bool:
+    pipe = redis.pipeline(transaction=False)
+    await FeedRegistry(redis).queue_change_url(pipe, feed_id, old, new)
+    [done] = await pipe.execute()
+    return bool(done)
 
 
 async def test_reschedule_needs_the_lease(redis) -> None:
     registry = FeedRegistry(redis)
     await registry.add(URL, now=0.0)
-    [(feed_id, lease)] = await registry.claim_due(now=10.0, limit=10, lease=5.0)
-    [(_, newer)] = await registry.claim_due(now=20.0, limit=10, lease=5.0)  # lease expired
-    assert not await registry.reschedule(feed_id, lease_until=lease, next_poll_at=999.0)
-    assert await registry.reschedule(feed_id, lease_until=newer, next_poll_at=999.0)
-    assert await redis.zscore(streams.SCHEDULE, feed_id) == 999.0
+    [(feed, lease)] = await registry.claim_due_feeds(now=10.0, limit=10, lease=5.0)
+    [(_, newer)] = await registry.claim_due_feeds(now=20.0, limit=10, lease=5.0)  # expired
+    assert not await release(redis, feed.feed_id, lease_until=lease, next_poll_at=999.0)
+    assert await release(redis, feed.feed_id, lease_until=newer, next_poll_at=999.0)
+    assert await redis.zscore(streams.SCHEDULE, feed.feed_id) == 999.0
 
 
 async def test_disabled_feed_leaves_the_schedule(redis) -> None:
@@ -105,7 +122,7 @@ async def test_change_url_keeps_the_id(redis) -> None:
     registry = FeedRegistry(redis)
     feed, _ = await registry.add(URL)
     new = "https://example.org/new.xml"
-    assert await registry.change_url(feed.feed_id, URL, new)
+    assert await change_url(redis, feed.feed_id, URL, new)
     assert await registry.resolve(new) == feed.feed_id
     assert await registry.resolve(URL) is None
     moved = await registry.get(feed.feed_id)
@@ -117,7 +134,7 @@ async def test_change_url_to_another_feeds_url_is_refused(redis) -> None:
     registry = FeedRegistry(redis)
     a, _ = await registry.add(URL)
     b, _ = await registry.add("https://example.org/b.xml")
-    assert not await registry.change_url(a.feed_id, URL, b.url)
+    assert not await change_url(redis, a.feed_id, URL, b.url)
     assert await registry.resolve(b.url) == b.feed_id
 
 

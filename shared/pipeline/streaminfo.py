@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from shared.redisconn import as_text
+from shared.pipeline.redisconn import as_text
 
 # Redis 6.2 (the embedded server) reports no `lag` in XINFO GROUPS; counting
 # unread entries there is an XRANGE walk, so it stops at this many.

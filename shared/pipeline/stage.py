@@ -25,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared import metrics, streams
-from shared.events import DeadLetter
+from shared import metrics
 from shared.logging import get_logger
+from shared.pipeline import streams
+from shared.pipeline.events import DeadLetter
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -101,7 +102,7 @@ class StreamStage(Generic[T]):
         self.redis = redis
         self.settings = settings
         self.handler = handler
-        self.errors_key = f"{streams.PREFIX}:errors:{stage}"
+        self.errors_key = streams.errors_key(stage)
         self.dlq = streams.dlq_stream(stage)
 
     async def handle_entries(

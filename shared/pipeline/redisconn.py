@@ -9,7 +9,7 @@
   as reported by the listed Sentinels, re-discovered on every reconnect;
 * ``redis+cluster://[user:pass@]host:port[,host:port…]`` (``rediss+cluster://``):
   a Redis Cluster, seeded from the listed nodes. feedpipe then puts a hash tag
-  in its key prefix (see :mod:`shared.streams`) so every key is in one slot.
+  in its key prefix (see :mod:`shared.pipeline.streams`) so every key is in one slot.
 
 redis-py parses neither multi-host form, so :func:`parse_redis_url` does (a
 dozen lines of ``urllib.parse``); everything else is redis-py's clients.
@@ -38,7 +38,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared import streams
+from shared.pipeline import streams
 from shared.settings import Settings
 
 

@@ -1,29 +1,29 @@
 from datetime import UTC, datetime, timedelta
 
 from services.parser.feeds import RawEntry
-from services.parser.fingerprint import entry_fingerprint, publish_rate_per_day, seen_key
-from shared import streams
+from services.parser.seen import entry_version, publish_rate_per_day, seen_key
+from shared.pipeline import streams
 
 
-def test_same_entry_same_fingerprint():
+def test_same_entry_same_version():
     a = RawEntry(guid="1", title="t", summary_html="s")
     b = RawEntry(guid="1", title="t", summary_html="s")
-    assert entry_fingerprint("f", a, url=None) == entry_fingerprint("f", b, url=None)
+    assert entry_version("f", a, url=None) == entry_version("f", b, url=None)
 
 
-def test_changed_content_changes_fingerprint():
+def test_changed_content_changes_version():
     a = RawEntry(guid="1", title="t", summary_html="s")
     b = RawEntry(guid="1", title="t", summary_html="s (updated)")
-    assert entry_fingerprint("f", a, url=None) != entry_fingerprint("f", b, url=None)
+    assert entry_version("f", a, url=None) != entry_version("f", b, url=None)
 
 
-def test_fingerprint_is_per_feed():
+def test_version_is_per_feed():
     entry = RawEntry(guid="1", title="t")
-    assert entry_fingerprint("f1", entry, url=None) != entry_fingerprint("f2", entry, url=None)
+    assert entry_version("f1", entry, url=None) != entry_version("f2", entry, url=None)
 
 
 def test_seen_key_uses_shared_prefix():
-    assert seen_key("abc") == f"{streams.PAGE_SEEN_PREFIX}abc"
+    assert seen_key("abc") == f"{streams.ENTRY_SEEN_PREFIX}abc"
 
 
 def test_publish_rate_from_dates():

@@ -32,12 +32,13 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from shared import metrics, streams
+from shared import metrics
 from shared.logging import configure_logging, get_logger
-from shared.redisconn import as_text, make_redis, redis_target
+from shared.pipeline import streams
+from shared.pipeline.redisconn import as_text, make_redis, redis_target
+from shared.pipeline.stage import StreamStage, sleep_or_stop, trim_stream
+from shared.pipeline.streaminfo import group_info
 from shared.settings import Settings, get_settings
-from shared.stage import StreamStage, sleep_or_stop, trim_stream
-from shared.streaminfo import group_info
 
 log = get_logger(__name__)
 
@@ -311,7 +312,7 @@ class ServiceRuntime:
 
 
 def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
-    """The FastStream broker for the configured topology (see shared.redisconn):
+    """The FastStream broker for the configured topology (see shared.pipeline.redisconn):
     RedisBroker, RedisSentinelBroker (master found through the Sentinels) or
     RedisClusterBroker (nodes discovered from the seeds)."""
     target = redis_target(settings)

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.lib.procs import REPO, RedisServer
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import Article, ArticleUnique, UniqueKind
 
 WORDS_PER_BODY = 800
@@ -716,7 +716,7 @@ async def run_stream(
 
     redis = Redis.from_url(redis_url)
     await redis.flushall()
-    await redis.xgroup_create(streams.UNIQUE, streams.GROUP_INDEXER, id="0", mkstream=True)
+    await redis.xgroup_create(streams.UNIQUE, stages.INDEXER.group, id="0", mkstream=True)
     for i in range(0, len(events), 500):
         pipe = redis.pipeline(transaction=False)
         for event in events[i : i + 500]:
@@ -725,8 +725,7 @@ async def run_stream(
     index, url = await fresh_index(backend, args, workdir)
     await index.setup()
     stage = StreamStage(
-        stage="indexer",
-        model=ArticleUnique,
+        stages.INDEXER,
         redis=redis,
         settings=Settings(batch_size=args.batch),
         handler=IndexHandler(index),
@@ -734,7 +733,7 @@ async def run_stream(
     started = time.perf_counter()
     while True:
         resp: Any = await redis.xreadgroup(
-            streams.GROUP_INDEXER, "bench", {streams.UNIQUE: ">"}, count=args.batch
+            stages.INDEXER.group, "bench", {streams.UNIQUE: ">"}, count=args.batch
         )
         if not resp:
             break
@@ -744,7 +743,7 @@ async def run_stream(
         )
     elapsed = time.perf_counter() - started
     assert await index.count() == len(events)
-    pending = await redis.xpending(streams.UNIQUE, streams.GROUP_INDEXER)
+    pending = await redis.xpending(streams.UNIQUE, stages.INDEXER.group)
     assert pending["pending"] == 0
     await index.close()
     await drop_index(backend, url, args)

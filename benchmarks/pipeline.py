@@ -125,10 +125,11 @@ def _text(value: bytes | str) -> str:
 
 async def stream_state(redis: Redis) -> dict[str, Any]:
     """Length, lag and pending of every stage's input (for a run that stalled)."""
-    from shared.pipeline import streams
+    from shared.pipeline import stages, streams
 
     state: dict[str, Any] = {}
-    for stage, (stream, _group) in streams.STAGE_INPUTS.items():
+    for declared in stages.STAGES:
+        stage, stream = declared.name, declared.input.name
         try:
             groups = await redis.xinfo_groups(stream)
             state[stage] = {

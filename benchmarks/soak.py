@@ -32,11 +32,11 @@ from benchmarks.lib.procs import (
     bench_env,
     free_port,
 )
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 
 Samples = list[tuple[float, dict[str, int], dict[str, int]]]
 
-SERVICES = ("poller", "parser", "deduplicator", "indexer", "api")
+SERVICES = stages.names(stages.SERVICES)
 
 
 def rss_by_service(pipe: PipelineProcess) -> dict[str, int]:

@@ -1,4 +1,8 @@
-"""Typed settings read once from the environment (prefix ``FEEDPIPE_``)."""
+"""Typed settings read once from the environment (prefix ``FEEDPIPE_``).
+
+Which setting applies to which stage (batch sizes, how much of a stream is kept,
+default metrics ports) is declared with the stage in :mod:`shared.pipeline.stages`.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,6 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# Default port for /metrics, /healthz and /readyz of each service when
-# FEEDPIPE_METRICS_PORT is unset. Distinct so that `feedpipe up` can run every
-# service on one host; in containers every replica may use the same port.
-DEFAULT_METRICS_PORTS: dict[str, int] = {
-    "poller": 9101,
-    "parser": 9102,
-    "deduplicator": 9103,
-    "indexer": 9104,
-    "api": 8080,
-}
 
 
 class Settings(BaseSettings):
@@ -40,7 +33,10 @@ class Settings(BaseSettings):
     )
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(
-        default=None, ge=0, le=65535, description="Port of /metrics; default per service."
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /metrics and health; unset: each worker's own (see stages.py).",
     )
     consumer_name: str | None = Field(
         default=None, description="Consumer name in the stream groups; default host-pid."
@@ -64,7 +60,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
-    batch_size: int = Field(default=200, ge=1, description="Entries read per stream batch.")
+    batch_size: int = Field(
+        default=200, ge=1, description="Entries read per stream batch; feeds per poller claim."
+    )
     # Measured in docs/benchmarks/pipeline.md: 10 documents instead of 200 per batch gave
     # 2.6x the end-to-end rate and half the parser's memory (later stages overlap with it);
     # 4 instead of 10 took the paced p95 fetch-to-searchable from 1.07 s to 0.95 s at the
@@ -99,7 +97,8 @@ class Settings(BaseSettings):
         default=12,
         ge=0,
         le=16,
-        description="2**bits dedup record hashes per half-window (bands 8x); ~1 per 100 articles.",
+        description="2**bits dedup record hashes per generation (one window; band hashes 8x):"
+        " aim for ~100 articles per hash.",
     )
     extract_workers: int = Field(default=0, ge=0, description="Processes for extraction; 0 inline.")
     log_level: str = "INFO"
@@ -119,21 +118,6 @@ class Settings(BaseSettings):
     @property
     def resolved_index_url(self) -> str:
         return self.index_url or f"sqlite:///{self.sqlite_path}"
-
-    def batch_size_for(self, stage: str) -> int:
-        """Stream entries read per batch by ``stage``."""
-        if stage == "parser" and self.parser_batch_size is not None:
-            return self.parser_batch_size
-        return self.batch_size
-
-    def stream_keep_for(self, stage: str) -> int:
-        """Acknowledged entries left in ``stage``'s input stream when it is trimmed."""
-        return self.fetched_maxlen if stage == "parser" else self.stream_maxlen
-
-    def metrics_port_for(self, service: str) -> int:
-        if self.metrics_port is not None:
-            return self.metrics_port
-        return DEFAULT_METRICS_PORTS[service]
 
     def consumer_for(self, service: str) -> str:
         """A consumer name unique per process, so replicas never share a pending list."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.pipeline import stages
+
 REPO = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "deploy" / "grafana" / "dashboards"
 DOC = REPO / "docs" / "OPERATIONS.md"
@@ -30,7 +32,7 @@ DOC_END = "<!-- dashboards:end -->"
 
 DATASOURCE = {"type": "prometheus", "uid": "feedpipe-prometheus"}
 RATE = "$__rate_interval"
-WORKERS = "poller|parser|deduplicator|indexer|api"
+JOBS = "|".join(stages.names(stages.SERVICES))  # one Prometheus job per service
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ OVERVIEW = Dashboard(
                     "Replicas up per service",
                     "How many replicas of each service does Prometheus scrape successfully"
                     " right now?",
-                    (q(f'sum by (job) (up{{job=~"{WORKERS}"}})', "{{job}}"),),
+                    (q(f'sum by (job) (up{{job=~"{JOBS}"}})', "{{job}}"),),
                     kind="stat",
                 ),
             ),

@@ -15,7 +15,8 @@ from typing import Any
 
 from faststream.specification import AsyncAPI
 
-WORKERS = ("poller", "parser", "deduplicator", "indexer")
+from shared.pipeline import stages
+
 DOC_REDIS_URL = "redis://redis:6379/0"
 
 
@@ -54,7 +55,7 @@ def _scrub(value: Any) -> Any:
 def write_all(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for service in WORKERS:
+    for service in stages.names(stages.WORKERS):
         path = directory / f"{service}.json"
         path.write_text(render(service))
         written.append(path)

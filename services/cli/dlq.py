@@ -9,28 +9,24 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.redisconn import as_text
 
 
-def _stages(stage: str | None) -> list[str]:
-    return [stage] if stage else list(streams.STAGE_INPUTS)
-
-
-def _check(stage: str) -> None:
-    if stage not in streams.STAGE_INPUTS:
-        raise SystemExit(
-            f"unknown stage {stage!r}; choose one of {', '.join(streams.STAGE_INPUTS)}"
-        )
+def _stage(name: str) -> stages.Stage[Any]:
+    """The stage called ``name``; exits with the choices when there is none."""
+    try:
+        return stages.named(stages.STAGES, name, kind="stage")
+    except LookupError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 async def list_letters(
     redis: Redis, console: Console, stage: str | None, limit: int, as_json: bool
 ) -> None:
     rows: list[dict[str, str]] = []
-    for name in _stages(stage):
-        _check(name)
-        letters: Any = await redis.xrevrange(streams.dlq_stream(name), count=limit)
+    for declared in [_stage(stage)] if stage else stages.STAGES:
+        letters: Any = await redis.xrevrange(streams.dlq_stream(declared.name), count=limit)
         for entry_id, fields in letters:
             row = {as_text(k): as_text(v) for k, v in fields.items()}
             row["dlq_id"] = as_text(entry_id)
@@ -53,8 +49,8 @@ async def list_letters(
 
 
 async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str) -> bool:
-    _check(stage)
-    found: Any = await redis.xrange(streams.dlq_stream(stage), min=entry_id, max=entry_id)
+    dlq = streams.dlq_stream(_stage(stage).name)
+    found: Any = await redis.xrange(dlq, min=entry_id, max=entry_id)
     if not found:
         console.print(f"[red]no dead letter {entry_id} in {stage}[/]")
         return False
@@ -66,9 +62,8 @@ async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str)
 async def replay(redis: Redis, stage: str, entry_id: str | None) -> int:
     """Re-add each payload to the stage's input stream and delete the letter,
     in one transaction per letter so a crash can neither lose nor double it."""
-    _check(stage)
+    source = _stage(stage).input.name
     dlq = streams.dlq_stream(stage)
-    source, _group = streams.STAGE_INPUTS[stage]
     letters: Any
     if entry_id:
         letters = await redis.xrange(dlq, min=entry_id, max=entry_id)
@@ -83,8 +78,7 @@ async def replay(redis: Redis, stage: str, entry_id: str | None) -> int:
 
 
 async def purge(redis: Redis, stage: str) -> int:
-    _check(stage)
-    dlq = streams.dlq_stream(stage)
+    dlq = streams.dlq_stream(_stage(stage).name)
     count = int(await redis.xlen(dlq))
     await redis.delete(dlq)
     return count

@@ -21,6 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shared.feeds import FeedRegistry
+from shared.pipeline import stages
 from shared.pipeline.events import FullContent
 from shared.pipeline.redisconn import make_redis, runtime_url_file
 from shared.settings import Settings, get_settings
@@ -35,7 +36,7 @@ console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-RUNNABLE = ("poller", "parser", "deduplicator", "indexer", "api")
+SERVICES = stages.names(stages.SERVICES)
 
 
 def _with_redis(func: Callable[[Redis, Settings], Awaitable[T]]) -> T:
@@ -55,19 +56,22 @@ def _with_redis(func: Callable[[Redis, Settings], Awaitable[T]]) -> T:
 
 
 @app.command()
-def run(service: Annotated[str, typer.Argument(help=" | ".join(RUNNABLE))]) -> None:
+def run(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))]) -> None:
     """Run one service in the foreground (what each container runs)."""
-    if service not in RUNNABLE:
-        err.print(f"[red]unknown service {service!r}; choose one of {', '.join(RUNNABLE)}[/]")
-        raise typer.Exit(2)
+    try:
+        declared = stages.named(stages.SERVICES, service)
+    except LookupError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from exc
     # Services are separate programs: the launcher only knows their module name.
     module = importlib.import_module(f"services.{service}.main")
-    module.main()
+    if isinstance(declared, stages.Worker):
+        module.build().run()  # the worker's runtime, wired from its declaration
+    else:
+        module.main()
 
 
 def _parse_scale(values: list[str]) -> dict[str, int]:
-    from services.cli.supervisor import SERVICES
-
     scale: dict[str, int] = {}
     for value in values:
         name, _, count = value.partition("=")

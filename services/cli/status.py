@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shared.feeds import FeedRegistry
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.redisconn import as_text
 from shared.pipeline.streaminfo import group_info
 
@@ -46,17 +46,17 @@ async def snapshot(redis: Redis) -> Snapshot:
     stats: dict[Any, Any] = await redis.hgetall(streams.STATS)
     counts = {as_text(k): int(v) for k, v in stats.items()}
     rows = []
-    for stage, (stream, group) in streams.STAGE_INPUTS.items():
-        info = await group_info(redis, stream, group)
+    for stage in stages.STAGES:
+        info = await group_info(redis, stage.input.name, stage.group)
         rows.append(
             StageRow(
-                stage=stage,
-                stream=stream,
-                processed=counts.get(f"{stage}:processed", 0),
+                stage=stage.name,
+                stream=stage.input.name,
+                processed=counts.get(f"{stage.name}:processed", 0),
                 lag=info.lag,
                 pending=info.pending,
                 consumers=info.consumers,
-                dlq=int(await redis.xlen(streams.dlq_stream(stage))),
+                dlq=int(await redis.xlen(streams.dlq_stream(stage.name))),
             )
         )
     registry = FeedRegistry(redis)

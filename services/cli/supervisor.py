@@ -21,19 +21,18 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-SERVICES = ("poller", "parser", "deduplicator", "indexer", "api")
-WORKER_SERVICES = ("poller", "parser", "deduplicator", "indexer")
+from shared.pipeline import stages
+
+SERVICES = stages.names(stages.SERVICES)
+# Workers serve /metrics on a port of their own (FEEDPIPE_METRICS_PORT).
+WORKERS = frozenset(stages.names(stages.WORKERS))
 STABLE_AFTER_S = 30.0
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 25.0
 
-COLOURS = {
-    "poller": "cyan",
-    "parser": "magenta",
-    "deduplicator": "yellow",
-    "indexer": "green",
-    "api": "blue",
-}
+# Log prefix colour of each service, by its place in the pipeline.
+PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta")
+COLOURS = {name: PALETTE[n % len(PALETTE)] for n, name in enumerate(SERVICES)}
 
 
 def default_command(service: str) -> list[str]:
@@ -75,7 +74,7 @@ class Supervisor:
             for index in range(scale.get(service, 1)):
                 child_env = dict(env)
                 child_env["FEEDPIPE_CONSUMER_NAME"] = f"{os.uname().nodename}-{service}{index}"
-                if index > 0 and service != "api":
+                if index > 0 and service in WORKERS:
                     # extra replicas of a worker need their own metrics port locally
                     child_env["FEEDPIPE_METRICS_PORT"] = "0"
                 self.replicas.append(Replica(service, index, child_env))

@@ -16,10 +16,9 @@ from services.deduplicator.signature import fingerprint
 from services.deduplicator.store import DedupStore
 from shared import metrics
 from shared.logging import get_logger
-from shared.pipeline import streams
-from shared.pipeline.events import ArticleParsed, ArticleUnique
+from shared.pipeline import stages
 from shared.pipeline.service import ServiceRuntime
-from shared.pipeline.stage import StreamStage, sleep_or_stop
+from shared.pipeline.stage import sleep_or_stop
 
 log = get_logger(__name__)
 
@@ -43,7 +42,7 @@ def state_gauge_loop(store: DedupStore) -> Callable[[asyncio.Event], Awaitable[N
 
 def build() -> ServiceRuntime:
     """The service, wired but not started (also used to render its AsyncAPI document)."""
-    runtime = ServiceRuntime("deduplicator")
+    runtime = ServiceRuntime(stages.DEDUPLICATOR)
     settings = runtime.settings
     fingerprint("warm up")  # build the code point tables before the first batch
     store = DedupStore(
@@ -51,26 +50,6 @@ def build() -> ServiceRuntime:
         window_days=settings.dedup_window_days,
         bucket_bits=settings.dedup_bucket_bits,
     )
-    stage = StreamStage(
-        stage="deduplicator",
-        model=ArticleParsed,
-        redis=runtime.redis,
-        settings=settings,
-        handler=make_handler(store),
-    )
-    runtime.consume(stage, event_model=ArticleParsed)
-    runtime.document_publisher(
-        streams.UNIQUE,
-        ArticleUnique,
-        "Each story once: new and updated articles, and duplicates linked to their cluster.",
-    )
+    runtime.consume(make_handler(store))
     runtime.add_loop(state_gauge_loop(store))
     return runtime
-
-
-def main() -> None:
-    build().run()
-
-
-if __name__ == "__main__":
-    main()

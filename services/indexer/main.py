@@ -6,24 +6,15 @@ import asyncio
 
 from services.indexer.handler import IndexHandler
 from shared.index import open_index
-from shared.pipeline.events import ArticleUnique
+from shared.pipeline import stages
 from shared.pipeline.service import ServiceRuntime
-from shared.pipeline.stage import StreamStage
 
 
 def build() -> ServiceRuntime:
     """The service, wired but not started (also used to render its AsyncAPI document)."""
-    runtime = ServiceRuntime("indexer")
-    settings = runtime.settings
-    index = open_index(settings.resolved_index_url)
-    stage = StreamStage(
-        stage="indexer",
-        model=ArticleUnique,
-        redis=runtime.redis,
-        settings=settings,
-        handler=IndexHandler(index),
-    )
-    runtime.consume(stage, event_model=ArticleUnique)
+    runtime = ServiceRuntime(stages.INDEXER)
+    index = open_index(runtime.settings.resolved_index_url)
+    runtime.consume(IndexHandler(index))
 
     async def prepare(stop: asyncio.Event) -> None:
         # Create/migrate the schema at start; a failure is retried by the
@@ -34,11 +25,3 @@ def build() -> ServiceRuntime:
     runtime.add_ready_check(index.ping)
     runtime.on_shutdown(index.close)
     return runtime
-
-
-def main() -> None:
-    build().run()
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,7 @@ import asyncio
 
 from services.poller.poller import Poller
 from shared.fetch.fetcher import SafeFetcher
-from shared.pipeline import streams
-from shared.pipeline.events import FeedFetched
+from shared.pipeline import stages
 from shared.pipeline.redisconn import make_redis
 from shared.pipeline.service import ServiceRuntime
 
@@ -25,7 +24,7 @@ EXTRA_CONNECTIONS = 16
 
 def build() -> ServiceRuntime:
     """The service, wired but not started (also used to render its AsyncAPI document)."""
-    runtime = ServiceRuntime("poller")
+    runtime = ServiceRuntime(stages.POLLER)
     settings = runtime.settings
     # Every fetch in flight talks to Redis (per-host politeness): a pool that
     # waits for a free connection rather than failing at the default 100.
@@ -39,18 +38,4 @@ def build() -> ServiceRuntime:
     runtime.add_loop(poll_loop)
     runtime.on_shutdown(fetcher.aclose)
     runtime.on_shutdown(redis.aclose)
-    runtime.document_publisher(
-        streams.FETCHED,
-        FeedFetched,
-        "Feed documents that changed since their last poll (304s and same-hash bodies are "
-        "not published).",
-    )
     return runtime
-
-
-def main() -> None:
-    build().run()
-
-
-if __name__ == "__main__":
-    main()

@@ -27,7 +27,7 @@ from shared import metrics
 from shared.feeds import Feed, FeedRegistry
 from shared.fetch.fetcher import FetchOutcome, FetchResult, SafeFetcher
 from shared.logging import get_logger
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import FeedFetched
 from shared.pipeline.streaminfo import LAG_COUNT_CAP, group_info
 from shared.settings import Settings
@@ -89,6 +89,7 @@ class Poller:
         self.polls = 0  # feeds fully handled by this poller (for tests and benchmarks)
         self._debug = settings.log_level.upper() == "DEBUG"
         self._lag_measurable: int | None = None  # cap of lag counting, 0 when exact
+        self.claim_size = stages.POLLER.batch_size(settings)  # most feeds claimed at once
 
     # --- main loop ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -102,7 +103,7 @@ class Poller:
                     # not one feed per finished fetch.
                     await self._wait(stop, at_most=IDLE_MAX_S)
                     continue
-                wanted = min(free, self.settings.batch_size)
+                wanted = min(free, self.claim_size)
                 claimed = await self._claim_and_start()
                 if claimed and claimed >= wanted:
                     await asyncio.sleep(0)  # more may be due: let fetches start, claim again
@@ -112,7 +113,7 @@ class Poller:
             await self._drain(writer)
 
     def _low_water(self) -> int:
-        return max(min(self.settings.batch_size, self._capacity() // 4), 1)
+        return max(min(self.claim_size, self._capacity() // 4), 1)
 
     async def run_until_idle(self) -> None:
         """Poll everything due now, then return (tests, one-shot runs)."""
@@ -136,7 +137,7 @@ class Poller:
             return 0
         now = self.clock()
         claimed = await self.registry.claim_due_feeds(
-            now=now, limit=min(free, self.settings.batch_size), lease=self.settings.lease_seconds
+            now=now, limit=min(free, self.claim_size), lease=self.settings.lease_seconds
         )
         for feed, lease_until in claimed:
             task = asyncio.create_task(self._poll(feed, lease_until))
@@ -314,7 +315,8 @@ class Poller:
         """Slow down when the parser falls behind: fewer claims from half the
         threshold, none at the threshold."""
         threshold = await self._lag_threshold()
-        lag = (await group_info(self.redis, streams.FETCHED, streams.GROUP_PARSER)).lag
+        parser = stages.PARSER
+        lag = (await group_info(self.redis, parser.input.name, parser.group)).lag
         paused = lag >= threshold
         half = threshold / 2
         throttle = 1.0 if lag <= half else max(1.0 - (lag - half) / half, 0.0)

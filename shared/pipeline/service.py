@@ -1,9 +1,11 @@
 """Wiring shared by every service: broker, subscribers, health and metrics routes.
 
-A service builds a :class:`ServiceRuntime`, registers its stream stage (if it
-consumes one) and background loops, then calls :meth:`ServiceRuntime.run`,
-which serves ``/metrics``, ``/healthz``, ``/readyz`` and ``/asyncapi`` with
-uvicorn on the service's port and stops cleanly on SIGTERM/SIGINT.
+A worker builds a :class:`ServiceRuntime` from its declaration in
+:mod:`shared.pipeline.stages` (which also documents its output streams), gives
+it the handler of its input stream (if it is a stage) and its background loops,
+then calls :meth:`ServiceRuntime.run`, which serves ``/metrics``, ``/healthz``,
+``/readyz`` and ``/asyncapi`` with uvicorn on the worker's port and stops
+cleanly on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -28,15 +30,14 @@ from faststream.redis import (
 )
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
-from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
 from shared.logging import configure_logging, get_logger
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.redisconn import as_text, make_redis, redis_target
-from shared.pipeline.stage import StreamStage, sleep_or_stop, trim_stream
+from shared.pipeline.stage import BatchHandler, StreamStage, sleep_or_stop, trim_stream
 from shared.pipeline.streaminfo import group_info
 from shared.settings import Settings, get_settings
 
@@ -78,8 +79,9 @@ async def _not_decoded(msg: StreamMessage[Any], original: Callable[..., Any]) ->
 
 
 class ServiceRuntime:
-    def __init__(self, service: str, settings: Settings | None = None) -> None:
-        self.service = service
+    def __init__(self, worker: stages.Worker, settings: Settings | None = None) -> None:
+        self.worker = worker
+        self.service = service = worker.name
         self.settings = settings or get_settings()
         configure_logging(
             service=service, level=self.settings.log_level, json=self.settings.log_json
@@ -97,6 +99,8 @@ class ServiceRuntime:
         self._ready_checks: list[Callable[[], Awaitable[bool]]] = [self._redis_ready]
         self._stage: StreamStage[Any] | None = None
         self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        for output in worker.outputs:
+            self._document_publisher(output)
 
     # --- composition -------------------------------------------------------
     def add_loop(self, loop: Loop) -> None:
@@ -109,17 +113,22 @@ class ServiceRuntime:
     def on_shutdown(self, func: Callable[[], Awaitable[None]]) -> None:
         self._on_shutdown.append(func)
 
-    def consume(self, stage: StreamStage[Any], *, event_model: type[BaseModel]) -> None:
-        """Subscribe ``stage`` to its input stream: one reader of new entries and
-        one XAUTOCLAIM reader that takes over entries idle in dead consumers."""
-        self._stage = stage
+    def consume(self, handler: BatchHandler[Any]) -> StreamStage[Any]:
+        """Run ``handler`` over this stage's input stream: one reader of new
+        entries and one XAUTOCLAIM reader that takes over entries idle in dead
+        consumers, both feeding one :class:`StreamStage`."""
+        declared = self.worker
+        if not isinstance(declared, stages.Stage):
+            raise TypeError(f"the {self.service} reads no stream: it is not a stages.Stage")
         s = self.settings
+        stage = StreamStage(declared, redis=self.redis, settings=s, handler=handler)
+        self._stage = stage
         fresh = StreamSub(
             stage.stream,
             group=stage.group,
             consumer=self.consumer,
             batch=True,
-            max_records=s.batch_size_for(stage.stage),
+            max_records=declared.batch_size(s),
             polling_interval=s.batch_timeout_ms,
         )
         reclaim = StreamSub(
@@ -140,7 +149,7 @@ class ServiceRuntime:
             parser=_batch_unparsed,
             decoder=_not_decoded,
             title=f"{self.service}:{stage.stream}",
-            description=f"{event_model.__name__} events consumed by the {self.service}.",
+            description=f"{stage.model.__name__} events consumed by the {self.service}.",
         )
         async def consume_new(body: Any, msg: RedisStreamMessage) -> None:
             raw: Any = msg.raw_message
@@ -159,14 +168,16 @@ class ServiceRuntime:
             await stage.handle_entries(raw["message_ids"], raw["data"], reclaimed=True)
 
         self.add_loop(self._monitor_stream)
+        return stage
 
-    def document_publisher(self, stream: str, model: type[BaseModel], description: str) -> None:
-        """Declare an output stream for the AsyncAPI document."""
+    def _document_publisher(self, output: stages.Stream[Any]) -> None:
+        """Declare an output stream for the AsyncAPI document (workers write
+        their outputs in their own Redis transactions, not through it)."""
         self.broker.publisher(
-            stream=stream,
-            title=f"{self.service}->{stream}",
-            description=description,
-            schema=model,
+            stream=output.name,
+            title=f"{self.service}->{output.name}",
+            description=output.description,
+            schema=output.model,
         )
 
     # --- health ------------------------------------------------------------
@@ -194,7 +205,7 @@ class ServiceRuntime:
             try:
                 await self._observe_stream(stage)
                 await trim_stream(
-                    self.redis, stage.stream, keep=self.settings.stream_keep_for(stage.stage)
+                    self.redis, stage.stream, keep=stage.declared.input.keep(self.settings)
                 )
                 await self.redis.set(
                     f"{streams.HEARTBEAT_PREFIX}{self.consumer}",
@@ -298,7 +309,7 @@ class ServiceRuntime:
             await self.redis.aclose()
 
     def run(self) -> None:
-        port = self.settings.metrics_port_for(self.service)
+        port = self.worker.port(self.settings)
         config = uvicorn.Config(
             self.asgi(),
             host=self.settings.metrics_host,
@@ -337,9 +348,9 @@ def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
 
 
 async def ensure_groups(redis: Redis) -> None:
-    for stream, group in streams.STAGE_INPUTS.values():
+    for stage in stages.STAGES:
         try:
-            await redis.xgroup_create(stream, group, id="0", mkstream=True)
+            await redis.xgroup_create(stage.input.name, stage.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise

@@ -29,6 +29,7 @@ from shared import metrics
 from shared.logging import get_logger
 from shared.pipeline import streams
 from shared.pipeline.events import DeadLetter
+from shared.pipeline.stages import Stage
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -87,23 +88,27 @@ def add_event(pipe: Any, stream: str, payload: bytes) -> None:
 
 
 class StreamStage(Generic[T]):
+    """Runs ``handler`` over the entries of the stage's input stream (``declared``
+    in :mod:`shared.pipeline.stages`) with the contract above."""
+
     def __init__(
         self,
+        declared: Stage[T],
         *,
-        stage: str,
-        model: type[T],
         redis: Redis,
         settings: Settings,
         handler: BatchHandler[T],
     ) -> None:
-        self.stage = stage
-        self.stream, self.group = streams.STAGE_INPUTS[stage]
-        self.model = model
+        self.declared = declared
+        self.stage = declared.name
+        self.stream = declared.input.name
+        self.group = declared.group
+        self.model = declared.input.model
         self.redis = redis
         self.settings = settings
         self.handler = handler
-        self.errors_key = streams.errors_key(stage)
-        self.dlq = streams.dlq_stream(stage)
+        self.errors_key = streams.errors_key(self.stage)
+        self.dlq = streams.dlq_stream(self.stage)
 
     async def handle_entries(
         self, ids: Sequence[bytes], datas: Sequence[dict[bytes, bytes]], *, reclaimed: bool

@@ -1,12 +1,13 @@
-"""Every Redis stream, consumer group and key prefix of feedpipe, in one place
-(modules build per-item keys from these prefixes, never from literals).
+"""Every Redis stream and key prefix of feedpipe, in one place (modules build
+per-item keys from these prefixes, never from literals).
 
 Data flow::
 
     poller --FETCHED--> parser --PARSED--> deduplicator --UNIQUE--> indexer
 
-Each stage reads its input stream through its own consumer group and writes
-dead letters to ``DLQ_PREFIX + stage``.
+Which service writes and which reads each stream, through which consumer group,
+is declared in :mod:`shared.pipeline.stages`. Each consuming stage writes dead
+letters to ``DLQ_PREFIX + stage``.
 """
 
 from __future__ import annotations
@@ -32,21 +33,10 @@ def key_prefix(redis_url: str | None) -> str:
 # same FEEDPIPE_REDIS_URL), so key names are plain constants everywhere.
 PREFIX: Final = key_prefix(os.environ.get("FEEDPIPE_REDIS_URL"))
 
-# Streams: the event model carried by each is named beside it.
-FETCHED: Final = f"{PREFIX}:stream:fetched"  # shared.pipeline.events.FeedFetched
-PARSED: Final = f"{PREFIX}:stream:parsed"  # shared.pipeline.events.ArticleParsed
-UNIQUE: Final = f"{PREFIX}:stream:unique"  # shared.pipeline.events.ArticleUnique
-
-# Consumer groups, one per consuming stage.
-GROUP_PARSER: Final = "parser"
-GROUP_DEDUPLICATOR: Final = "deduplicator"
-GROUP_INDEXER: Final = "indexer"
-
-STAGE_INPUTS: Final[dict[str, tuple[str, str]]] = {
-    "parser": (FETCHED, GROUP_PARSER),
-    "deduplicator": (PARSED, GROUP_DEDUPLICATOR),
-    "indexer": (UNIQUE, GROUP_INDEXER),
-}
+# Streams between the stages (the event each carries: shared.pipeline.stages).
+FETCHED: Final = f"{PREFIX}:stream:fetched"
+PARSED: Final = f"{PREFIX}:stream:parsed"
+UNIQUE: Final = f"{PREFIX}:stream:unique"
 
 DLQ_PREFIX: Final = f"{PREFIX}:dlq:"
 

@@ -10,9 +10,11 @@ import jsonschema
 import pytest
 import yaml
 
+from shared.pipeline import stages
 from tests.deploy.tools import DEPLOY, REPO, compose_schema, load_compose
 
-WORKERS = ("poller", "parser", "deduplicator", "indexer")
+WORKERS = stages.names(stages.WORKERS)
+SERVICES = stages.names(stages.SERVICES)
 ONE_SHOT = ("init", "demo-init")
 PUBLISHED = {"api", "grafana"}
 
@@ -34,7 +36,7 @@ def test_compose_file_is_valid_against_the_compose_spec_schema(compose: dict[str
 
 
 def test_every_pipeline_service_and_backend_is_defined(services: dict[str, Any]) -> None:
-    wanted = {"redis", "postgres", *WORKERS, "api", "prometheus", "grafana", "init"}
+    wanted = {"redis", "postgres", *SERVICES, "prometheus", "grafana", "init"}
     assert wanted <= set(services)
 
 
@@ -146,7 +148,7 @@ def test_demo_profile_adds_a_feed_server_and_allows_private_networks(
 def test_prometheus_discovers_every_replica_through_dns(services: dict[str, Any]) -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    for name in (*WORKERS, "api"):
+    for name in SERVICES:
         job = jobs[name]
         assert "static_configs" not in job, name
         (sd,) = job["dns_sd_configs"]

@@ -1,6 +1,6 @@
 """deploy/k8s: every rendered object is valid Kubernetes, probes/resources/PDBs
 are complete, and the KEDA objects scale on the streams and groups that
-shared/pipeline/streams.py names.
+shared/pipeline/stages.py declares.
 
 Built-in kinds are validated against the Kubernetes JSON schemas shipped in the
 ``kubernetes-validate`` package (strict: unknown fields fail). KEDA's CRDs are
@@ -23,15 +23,15 @@ import pytest
 import yaml
 
 from shared import metrics
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ("base", "overlays/dev", "overlays/production", "overlays/redis-cluster")
 PRODUCTION = ("overlays/production", "overlays/redis-cluster")
 K8S_VERSION = "1.32.0"
-WORKERS = ("poller", "parser", "deduplicator", "indexer")
-SERVICES = (*WORKERS, "api")
+WORKERS = stages.names(stages.WORKERS)
+SERVICES = stages.names(stages.SERVICES)
 KEDA_GROUP = "keda.sh/v1alpha1"
 STREAM_SCALERS = {"redis-streams", "redis-sentinel-streams", "redis-cluster-streams"}
 
@@ -334,14 +334,14 @@ def test_each_stream_stage_scales_on_its_own_stream_and_consumer_group(
     rendered: list[dict[str, Any]],
 ) -> None:
     scaled = by_kind(rendered, "ScaledObject")
-    for stage, (stream, group) in streams.STAGE_INPUTS.items():
-        spec = scaled[stage]["spec"]
-        assert spec["scaleTargetRef"]["name"] == stage
+    for stage in stages.STAGES:
+        spec = scaled[stage.name]["spec"]
+        assert spec["scaleTargetRef"]["name"] == stage.name
         (trigger,) = spec["triggers"]
         assert trigger["type"] in STREAM_SCALERS
         meta = trigger["metadata"]
-        assert meta["stream"] == stream_name_on(trigger["type"], stream)
-        assert meta["consumerGroup"] == group
+        assert meta["stream"] == stream_name_on(trigger["type"], stage.input.name)
+        assert meta["consumerGroup"] == stage.group
         assert "lagCount" in meta or "pendingEntriesCount" in meta
         assert int(meta.get("lagCount", meta.get("pendingEntriesCount", "0"))) > 0
         assert spec["maxReplicaCount"] > spec.get("minReplicaCount", 0) >= 1
@@ -409,7 +409,7 @@ def test_dev_runs_redis_and_postgres_as_stateful_sets_with_volumes() -> None:
 
 def test_the_cluster_overlay_reads_the_hash_tagged_streams_with_the_cluster_scaler() -> None:
     scaled = by_kind(render("overlays/redis-cluster"), "ScaledObject")
-    for stage in streams.STAGE_INPUTS:
+    for stage in stages.names(stages.STAGES):
         (trigger,) = scaled[stage]["spec"]["triggers"]
         assert trigger["type"] == "redis-cluster-streams"
         assert trigger["metadata"]["stream"].startswith("{feedpipe}:stream:")

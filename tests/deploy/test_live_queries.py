@@ -31,7 +31,7 @@ import pytest
 import redis as redis_sync
 import yaml
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from tests.conftest import free_port
 from tests.deploy.tools import (
     DEPLOY,
@@ -48,7 +48,7 @@ from tests.deploy.tools import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-SERVICES = ("poller", "parser", "deduplicator", "indexer", "api")
+SERVICES = stages.names(stages.SERVICES)
 DATA_TIMEOUT_S = 150
 FEEDS = ("harbour.rss", "science.atom", "quartier.json", "gone.xml")
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import redis as redis_sync
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from tests.conftest import RedisServer
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, get_json, wait_until
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 ROUNDS = 3
 FEEDS_PER_ROUND = 4
 ENTRIES_PER_FEED = 200  # 3 rounds x 4 feeds x 200 = 2,400 articles
-STAGES = ("poller", "parser", "deduplicator", "indexer")
+WORKERS = stages.names(stages.WORKERS)
 
 
 FEED_SITE_SEED = 11  # the e2e conftest's `site` fixture
@@ -32,7 +32,8 @@ FEED_SITE_SEED = 11  # the e2e conftest's `site` fixture
 def pipeline_drained(url: str) -> bool:
     client = redis_sync.Redis.from_url(url)
     try:
-        for stream, group in streams.STAGE_INPUTS.values():
+        for stage in stages.STAGES:
+            stream, group = stage.input.name, stage.group
             try:
                 groups = client.xinfo_groups(stream)
             except redis_sync.ResponseError:
@@ -76,7 +77,7 @@ async def test_nothing_lost_nothing_doubled_under_kills_and_a_redis_restart(
                     name = f"r{round_no}f{f}"
                     site.add_feed(name, ("rss", "atom", "json")[f % 3], ENTRIES_PER_FEED)
                     await pipe.acli("feeds", "add", site.feed_url(name))
-                for stage in rng.sample(STAGES, k=len(STAGES)):
+                for stage in rng.sample(WORKERS, k=len(WORKERS)):
                     await asyncio.sleep(rng.uniform(0.2, 1.5))
                     if pipe.workers(stage):
                         pid = pipe.kill_worker(stage)
@@ -96,9 +97,10 @@ async def test_nothing_lost_nothing_doubled_under_kills_and_a_redis_restart(
             assert wrong == [], f"{len(wrong)} articles not indexed exactly once: {wrong[:10]}"
 
         client = redis_sync.Redis.from_url(redis_url)
-        dead = {stage: client.xlen(streams.dlq_stream(stage)) for stage in streams.STAGE_INPUTS}
+        names = stages.names(stages.STAGES)
+        dead = {stage: client.xlen(streams.dlq_stream(stage)) for stage in names}
         client.close()
-        assert dead == dict.fromkeys(streams.STAGE_INPUTS, 0)
+        assert dead == dict.fromkeys(names, 0)
         summary = {
             "rounds": ROUNDS,
             "kills": kills,

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import redis as redis_sync
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from tests.support.feedsite import FeedSite, RawFeed
 from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
@@ -87,10 +87,7 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
             assert await wait_until(lambda: get_json(session, f"{pipe.api}/healthz"), timeout=60), (
                 pipe.log_tail()
             )
-            workers = {
-                s: {p.pid for p in pipe.workers(s)}
-                for s in ("poller", "parser", "deduplicator", "indexer")
-            }
+            workers = {s: {p.pid for p in pipe.workers(s)} for s in stages.names(stages.WORKERS)}
             for name in HOSTILE:
                 await pipe.acli("feeds", "add", site.feed_url(name))
             for name in ("good-rss", "good-json"):
@@ -98,8 +95,8 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
 
             # Malformed events straight onto every stream go to that stage's DLQ.
             client = redis_sync.Redis.from_url(redis_url)
-            for stream, _group in streams.STAGE_INPUTS.values():
-                client.xadd(stream, {streams.DATA_FIELD: b'{"schema_version": 99}'})
+            for stage in stages.STAGES:
+                client.xadd(stage.input.name, {streams.DATA_FIELD: b'{"schema_version": 99}'})
 
             async def good_feeds_indexed() -> bool:
                 return await indexed_once(session, pipe, (a.token for a in site.articles))
@@ -122,7 +119,7 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
                 await feeds_by_url(), indent=1
             )
 
-            for stage in streams.STAGE_INPUTS:
+            for stage in stages.names(stages.STAGES):
                 letters = client.xrange(streams.dlq_stream(stage))
                 assert any(b"schema" in fields[b"error"] for _id, fields in letters), stage
             client.close()

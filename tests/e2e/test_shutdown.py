@@ -13,7 +13,7 @@ import psutil
 import pytest
 import redis as redis_sync
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from tests.support.feedsite import FeedSite
 from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
@@ -52,15 +52,12 @@ async def wait_gone(proc: psutil.Process, timeout: float) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.parametrize("service", ["parser", "deduplicator", "indexer"])
+@pytest.mark.parametrize("service", stages.names(stages.STAGES))
 async def test_sigterm_mid_flow_exits_cleanly_and_strands_nothing(
     site: FeedSite, redis_url: str, tmp_path: Path, service: str
 ) -> None:
-    stream, group = {
-        "parser": streams.STAGE_INPUTS["parser"],
-        "deduplicator": streams.STAGE_INPUTS["deduplicator"],
-        "indexer": streams.STAGE_INPUTS["indexer"],
-    }[service]
+    stage = stages.named(stages.STAGES, service)
+    stream, group = stage.input.name, stage.group
     for n in range(4):
         site.add_feed(f"f{n}", ("rss", "atom", "json", "rss")[n], 150)
     pipe = Pipeline(redis_url=redis_url, data_dir=tmp_path)

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.asyncapi import WORKERS, render
+from services.cli.asyncapi import render
+from shared.pipeline import stages
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
+WORKERS = stages.names(stages.WORKERS)
 
 
 @pytest.mark.parametrize("service", WORKERS)
@@ -18,5 +20,6 @@ def test_committed_document_matches_the_app(service: str) -> None:
 
 def test_documents_name_every_stream() -> None:
     text = "".join((DOCS / f"{s}.json").read_text() for s in WORKERS)
-    for stream in ("feedpipe:stream:fetched", "feedpipe:stream:parsed", "feedpipe:stream:unique"):
-        assert stream in text
+    for worker in stages.WORKERS:
+        for output in worker.outputs:
+            assert output.name in text

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.deduplicator.handler import make_handler
 from services.deduplicator.store import DedupStore
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import ArticleParsed, ArticleUnique, UniqueKind
 from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
@@ -22,14 +22,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def group(redis: Redis) -> None:
-    await redis.xgroup_create(streams.PARSED, streams.GROUP_DEDUPLICATOR, id="0", mkstream=True)
+    await redis.xgroup_create(streams.PARSED, stages.DEDUPLICATOR.group, id="0", mkstream=True)
 
 
 def make_stage(redis: Redis) -> StreamStage[ArticleParsed]:
     store = DedupStore(redis, window_days=14, bucket_bits=4)
     return StreamStage(
-        stage="deduplicator",
-        model=ArticleParsed,
+        stages.DEDUPLICATOR,
         redis=redis,
         settings=Settings(),
         handler=make_handler(store),
@@ -44,7 +43,7 @@ async def read(
     redis: Redis, consumer: str, count: int = 100
 ) -> tuple[list[bytes], list[dict[bytes, bytes]]]:
     resp: Any = await redis.xreadgroup(
-        streams.GROUP_DEDUPLICATOR, consumer, {streams.PARSED: ">"}, count=count
+        stages.DEDUPLICATOR.group, consumer, {streams.PARSED: ">"}, count=count
     )
     entries = resp[0][1] if resp else []
     return [e[0] for e in entries], [e[1] for e in entries]
@@ -76,7 +75,7 @@ async def test_batch_yields_new_duplicate_and_update_and_skips_unchanged(
         (UniqueKind.UPDATE, None, original.article.article_id),
     ]
     assert out[1].article.url == "https://b.example.org/9"
-    pending = await redis.xpending(streams.PARSED, streams.GROUP_DEDUPLICATOR)
+    pending = await redis.xpending(streams.PARSED, stages.DEDUPLICATOR.group)
     assert pending["pending"] == 0
 
 
@@ -92,7 +91,7 @@ async def test_entry_of_a_worker_that_died_after_deciding_still_comes_out_new(
     assert await published(redis) == []
 
     reply = await redis.xautoclaim(
-        streams.PARSED, streams.GROUP_DEDUPLICATOR, "survivor", min_idle_time=0
+        streams.PARSED, stages.DEDUPLICATOR.group, "survivor", min_idle_time=0
     )
     claimed = reply[1]
     await make_stage(redis).handle_entries(
@@ -126,7 +125,7 @@ async def test_two_workers_with_the_same_article_publish_it_once(
 
     out = await published(redis)
     assert [u.kind for u in out] == [UniqueKind.NEW]
-    pending = await redis.xpending(streams.PARSED, streams.GROUP_DEDUPLICATOR)
+    pending = await redis.xpending(streams.PARSED, stages.DEDUPLICATOR.group)
     assert pending["pending"] == 0
 
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from services.indexer.handler import IndexHandler
 from shared.index import Index, IndexStats, open_index
 from shared.index.sqlite import SQLiteIndex
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import ArticleUnique, UniqueKind
 from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
@@ -69,15 +69,13 @@ async def test_indexed_operations_are_counted(index: Index) -> None:
 
 
 async def read_unique(redis: Redis) -> tuple[list[bytes], list[dict[bytes, bytes]]]:
-    resp: Any = await redis.xreadgroup(
-        streams.GROUP_INDEXER, "c1", {streams.UNIQUE: ">"}, count=100
-    )
+    resp: Any = await redis.xreadgroup(stages.INDEXER.group, "c1", {streams.UNIQUE: ">"}, count=100)
     entries = resp[0][1] if resp else []
     return [e[0] for e in entries], [e[1] for e in entries]
 
 
 async def feed_stream(redis: Redis, events: list[ArticleUnique]) -> None:
-    await redis.xgroup_create(streams.UNIQUE, streams.GROUP_INDEXER, id="0", mkstream=True)
+    await redis.xgroup_create(streams.UNIQUE, stages.INDEXER.group, id="0", mkstream=True)
     for event in events:
         await redis.xadd(streams.UNIQUE, {streams.DATA_FIELD: event.model_dump_json()})
 
@@ -85,15 +83,14 @@ async def feed_stream(redis: Redis, events: list[ArticleUnique]) -> None:
 async def test_stream_entries_are_acked_after_the_commit(redis: Redis, index: Index) -> None:
     await feed_stream(redis, [make_event("a1", title="Ferry"), make_event("a2", title="Ferry")])
     stage = StreamStage(
-        stage="indexer",
-        model=ArticleUnique,
+        stages.INDEXER,
         redis=redis,
         settings=Settings(),
         handler=IndexHandler(index),
     )
     ids, datas = await read_unique(redis)
     await stage.handle_entries(ids, datas, reclaimed=False)
-    assert (await redis.xpending(streams.UNIQUE, streams.GROUP_INDEXER))["pending"] == 0
+    assert (await redis.xpending(streams.UNIQUE, stages.INDEXER.group))["pending"] == 0
     assert (await index.search("ferry")).total == 2
 
 
@@ -103,14 +100,13 @@ async def test_stream_entries_stay_pending_when_the_commit_fails(
     await feed_stream(redis, [make_event("a1"), make_event("a2")])
     broken = BrokenIndex(tmp_path / "index.sqlite3")
     stage = StreamStage(
-        stage="indexer",
-        model=ArticleUnique,
+        stages.INDEXER,
         redis=redis,
         settings=Settings(),
         handler=IndexHandler(broken),
     )
     ids, datas = await read_unique(redis)
     await stage.handle_entries(ids, datas, reclaimed=False)
-    assert (await redis.xpending(streams.UNIQUE, streams.GROUP_INDEXER))["pending"] == 2
+    assert (await redis.xpending(streams.UNIQUE, stages.INDEXER.group))["pending"] == 2
     assert await redis.xlen(streams.dlq_stream("indexer")) == 0
     await broken.close()

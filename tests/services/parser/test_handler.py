@@ -16,7 +16,7 @@ from services.parser.handler import Extractor, ParserHandler
 from shared import metrics
 from shared.feeds import FeedRegistry, FeedStatus
 from shared.fetch.fetcher import SafeFetcher
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import ArticleParsed, FeedFetched, FullContent
 from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
@@ -80,12 +80,10 @@ def settings(redis_url: str) -> Settings:
 
 @pytest.fixture
 async def stage(redis: Redis, settings: Settings) -> AsyncIterator[StreamStage[FeedFetched]]:
-    await redis.xgroup_create(streams.FETCHED, streams.GROUP_PARSER, id="0", mkstream=True)
+    await redis.xgroup_create(streams.FETCHED, stages.PARSER.group, id="0", mkstream=True)
     fetcher = SafeFetcher(settings, redis=redis)
     handler = ParserHandler(redis=redis, settings=settings, fetcher=fetcher)
-    yield StreamStage(
-        stage="parser", model=FeedFetched, redis=redis, settings=settings, handler=handler
-    )
+    yield StreamStage(stages.PARSER, redis=redis, settings=settings, handler=handler)
     await fetcher.aclose()
 
 
@@ -108,7 +106,7 @@ def fetched_event(feed_id: str, url: str, body: bytes, mode: FullContent) -> Fee
 
 async def run_once(redis: Redis, stage: StreamStage[FeedFetched], event: FeedFetched) -> None:
     await redis.xadd(streams.FETCHED, {streams.DATA_FIELD: event.model_dump_json()})
-    resp: Any = await redis.xreadgroup(streams.GROUP_PARSER, "t", {streams.FETCHED: ">"}, count=100)
+    resp: Any = await redis.xreadgroup(stages.PARSER.group, "t", {streams.FETCHED: ">"}, count=100)
     ids = [e[0] for e in resp[0][1]]
     datas = [e[1] for e in resp[0][1]]
     await stage.handle_entries(ids, datas, reclaimed=False)
@@ -122,7 +120,7 @@ async def parsed(redis: Redis) -> list[ArticleParsed]:
 
 
 async def pending(redis: Redis) -> int:
-    info = await redis.xpending(streams.FETCHED, streams.GROUP_PARSER)
+    info = await redis.xpending(streams.FETCHED, stages.PARSER.group)
     return int(info["pending"])
 
 
@@ -287,16 +285,14 @@ async def test_hostile_feed_is_recorded_with_clear_error(redis, stage, site):
 async def test_redis_failure_leaves_event_pending(redis, settings, site, monkeypatch):
     url = f"{site.base}/feed.xml"
     feed_id = await registered(redis, url)
-    await redis.xgroup_create(streams.FETCHED, streams.GROUP_PARSER, id="0", mkstream=True)
+    await redis.xgroup_create(streams.FETCHED, stages.PARSER.group, id="0", mkstream=True)
     handler = ParserHandler(redis=redis, settings=settings, fetcher=None)
 
     async def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(handler, "_unseen", down)
-    stage = StreamStage(
-        stage="parser", model=FeedFetched, redis=redis, settings=settings, handler=handler
-    )
+    stage = StreamStage(stages.PARSER, redis=redis, settings=settings, handler=handler)
     await run_once(redis, stage, fetched_event(feed_id, url, feed_body(site), FullContent.NEVER))
 
     assert await parsed(redis) == []

@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 
 from shared.feeds import FeedRegistry, FeedStatus
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import FeedFetched
 from tests.feedserver import RSS
 
@@ -355,7 +355,7 @@ async def test_a_crashed_pollers_leases_expire_and_are_taken_over(
 
 
 async def test_parser_lag_pauses_polling(server, redis, make_poller) -> None:
-    await redis.xgroup_create(streams.FETCHED, streams.GROUP_PARSER, id="$", mkstream=True)
+    await redis.xgroup_create(streams.FETCHED, stages.PARSER.group, id="$", mkstream=True)
     for _ in range(5):
         await redis.xadd(streams.FETCHED, {streams.DATA_FIELD: b"{}"})
     registry = FeedRegistry(redis)

@@ -7,10 +7,8 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from shared.pipeline import streams
-from shared.pipeline.events import FeedFetched
-from shared.pipeline.service import ServiceRuntime
-from shared.pipeline.stage import StreamStage
+from shared.pipeline import stages, streams
+from shared.pipeline.service import ServiceRuntime, ensure_groups
 from shared.settings import Settings
 from tests.conftest import RedisServer
 from tests.shared.pipeline.test_stage import add, echo, fetched
@@ -20,11 +18,8 @@ pytestmark = pytest.mark.integration
 
 def make_runtime(redis_url: str) -> ServiceRuntime:
     settings = Settings(redis_url=redis_url, batch_timeout_ms=50, reclaim_idle_ms=500)
-    runtime = ServiceRuntime("parser", settings)
-    stage = StreamStage(
-        stage="parser", model=FeedFetched, redis=runtime.redis, settings=settings, handler=echo
-    )
-    runtime.consume(stage, event_model=FeedFetched)
+    runtime = ServiceRuntime(stages.PARSER, settings)
+    runtime.consume(echo)
     return runtime
 
 
@@ -55,7 +50,7 @@ async def test_consumer_keeps_working_after_redis_restarts(
         for n in range(5, 10):
             await add(client, fetched(n).model_dump_json().encode())
         assert await wait_len(client, streams.PARSED, 10) == 10
-        assert (await client.xpending(streams.FETCHED, streams.GROUP_PARSER))["pending"] == 0
+        assert (await client.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0
         await client.aclose()
     finally:
         await runtime.broker.stop()
@@ -101,3 +96,16 @@ async def test_stream_batches_reach_the_stage_without_faststream_decoding_them(
     finally:
         await runtime.broker.stop()
     assert decoded == []
+
+
+async def test_every_stage_group_is_created_before_anything_is_read(redis: Redis) -> None:
+    await ensure_groups(redis)
+    for stage in stages.STAGES:
+        groups = await redis.xinfo_groups(stage.input.name)
+        assert [g["name"] for g in groups] == [stage.group.encode()], stage.name
+
+
+def test_a_worker_that_reads_no_stream_cannot_consume(redis_url: str) -> None:
+    runtime = ServiceRuntime(stages.POLLER, Settings(redis_url=redis_url))
+    with pytest.raises(TypeError, match="poller reads no stream"):
+        runtime.consume(echo)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from shared.pipeline import streams
+from shared.pipeline import stages, streams
 from shared.pipeline.events import FeedFetched
 from shared.pipeline.stage import ItemResult, Output, PoisonError, StreamStage, trim_stream
 from shared.settings import Settings
@@ -34,20 +34,19 @@ async def add(redis: Redis, payload: bytes) -> bytes:
 async def read_batch(
     redis: Redis, consumer: str = "c1"
 ) -> tuple[list[bytes], list[dict[bytes, bytes]]]:
-    resp = await redis.xreadgroup(streams.GROUP_PARSER, consumer, {streams.FETCHED: ">"}, count=100)
+    resp = await redis.xreadgroup(stages.PARSER.group, consumer, {streams.FETCHED: ">"}, count=100)
     entries = resp[0][1] if resp else []
     return [e[0] for e in entries], [e[1] for e in entries]
 
 
 @pytest.fixture
 async def group(redis: Redis) -> None:
-    await redis.xgroup_create(streams.FETCHED, streams.GROUP_PARSER, id="0", mkstream=True)
+    await redis.xgroup_create(streams.FETCHED, stages.PARSER.group, id="0", mkstream=True)
 
 
 def make_stage(redis: Redis, handler, **overrides) -> StreamStage[FeedFetched]:  # type: ignore[no-untyped-def]
     return StreamStage(
-        stage="parser",
-        model=FeedFetched,
+        stages.PARSER,
         redis=redis,
         settings=Settings(**overrides),
         handler=handler,
@@ -66,7 +65,7 @@ async def test_outputs_are_published_and_inputs_acked(redis: Redis, group: None)
     await make_stage(redis, echo).handle_entries(ids, datas, reclaimed=False)
 
     assert await redis.xlen(streams.PARSED) == 3
-    pending = await redis.xpending(streams.FETCHED, streams.GROUP_PARSER)
+    pending = await redis.xpending(streams.FETCHED, stages.PARSER.group)
     assert pending["pending"] == 0
 
 
@@ -86,7 +85,7 @@ async def test_schema_violation_goes_to_dead_letters_with_the_error(
     assert fields[b"payload"] == b'{"feed_id": 1}'
     assert fields[b"stage"] == b"parser"
     assert await redis.xlen(streams.PARSED) == 1
-    assert (await redis.xpending(streams.FETCHED, streams.GROUP_PARSER))["pending"] == 0
+    assert (await redis.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0
 
 
 async def test_failed_item_stays_pending_while_others_pass(redis: Redis, group: None) -> None:
@@ -104,7 +103,7 @@ async def test_failed_item_stays_pending_while_others_pass(redis: Redis, group: 
 
     await make_stage(redis, fail_second).handle_entries(ids, datas, reclaimed=False)
 
-    pending = await redis.xpending_range(streams.FETCHED, streams.GROUP_PARSER, "-", "+", 10)
+    pending = await redis.xpending_range(streams.FETCHED, stages.PARSER.group, "-", "+", 10)
     assert [p["message_id"] for p in pending] == [ids[1]]
     assert await redis.xlen(streams.PARSED) == 2
 
@@ -120,7 +119,7 @@ async def test_entry_is_dead_lettered_after_max_deliveries(redis: Redis, group: 
     await stage.handle_entries(ids, datas, reclaimed=False)
     for _ in range(3):  # each reclaim is one more delivery
         claimed = await redis.xautoclaim(
-            streams.FETCHED, streams.GROUP_PARSER, "c2", min_idle_time=0, start_id="0-0"
+            streams.FETCHED, stages.PARSER.group, "c2", min_idle_time=0, start_id="0-0"
         )
         entries = claimed[1]
         if not entries:
@@ -131,7 +130,7 @@ async def test_entry_is_dead_lettered_after_max_deliveries(redis: Redis, group: 
     assert len(dead) == 1
     assert b"database is down" in dead[0][1][b"error"]
     assert int(dead[0][1][b"deliveries"]) == 3
-    assert (await redis.xpending(streams.FETCHED, streams.GROUP_PARSER))["pending"] == 0
+    assert (await redis.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0
 
 
 async def test_poison_error_is_dead_lettered_at_once(redis: Redis, group: None) -> None:
@@ -177,15 +176,15 @@ async def test_tx_ops_commit_with_the_ack(redis: Redis, group: None) -> None:
 async def test_trim_never_drops_unread_entries(redis: Redis, group: None) -> None:
     for n in range(30):
         await add(redis, fetched(n).model_dump_json().encode())
-    resp = await redis.xreadgroup(streams.GROUP_PARSER, "c1", {streams.FETCHED: ">"}, count=10)
+    resp = await redis.xreadgroup(stages.PARSER.group, "c1", {streams.FETCHED: ">"}, count=10)
     read_ids = [e[0] for e in resp[0][1]]
-    await redis.xack(streams.FETCHED, streams.GROUP_PARSER, *read_ids)
+    await redis.xack(streams.FETCHED, stages.PARSER.group, *read_ids)
 
     await trim_stream(redis, streams.FETCHED, keep=5)
 
     remaining = await redis.xrange(streams.FETCHED)
     remaining_ids = {e[0] for e in remaining}
-    unread = await redis.xreadgroup(streams.GROUP_PARSER, "c1", {streams.FETCHED: ">"}, count=100)
+    unread = await redis.xreadgroup(stages.PARSER.group, "c1", {streams.FETCHED: ">"}, count=100)
     assert len(unread[0][1]) == 20
     assert len(remaining_ids) >= 20
 
@@ -194,11 +193,8 @@ async def test_stage_runs_under_faststream_subscriber(redis_url: str, redis: Red
     from shared.pipeline.service import ServiceRuntime
 
     settings = Settings(redis_url=redis_url, batch_timeout_ms=50, reclaim_idle_ms=500)
-    runtime = ServiceRuntime("parser", settings)
-    stage = StreamStage(
-        stage="parser", model=FeedFetched, redis=runtime.redis, settings=settings, handler=echo
-    )
-    runtime.consume(stage, event_model=FeedFetched)
+    runtime = ServiceRuntime(stages.PARSER, settings)
+    runtime.consume(echo)
     await runtime.broker.start()
     try:
         for n in range(5):
@@ -215,4 +211,4 @@ async def test_stage_runs_under_faststream_subscriber(redis_url: str, redis: Red
         await runtime.broker.stop()
     assert await redis.xlen(streams.PARSED) == 5
     assert await redis.xlen(streams.dlq_stream("parser")) == 1
-    assert (await redis.xpending(streams.FETCHED, streams.GROUP_PARSER))["pending"] == 0
+    assert (await redis.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0

@@ -148,6 +148,7 @@ POLLER: Final = Worker(
     name="poller",
     metrics_port=9101,
     outputs=(FETCHED_STREAM,),
+    batch_size=lambda s: s.poll_batch_size or s.batch_size,
 )
 PARSER: Final = Stage(
     name="parser",

@@ -82,8 +82,12 @@ def test_other_stages_read_the_common_batch_size() -> None:
     assert stages.INDEXER.batch_size(settings) == 150
 
 
-def test_poller_claims_the_common_batch_size() -> None:
+def test_poller_claims_the_common_batch_size_by_default() -> None:
     assert stages.POLLER.batch_size(Settings(batch_size=150)) == 150
+
+
+def test_poller_claims_its_own_batch_size_when_set() -> None:
+    assert stages.POLLER.batch_size(Settings(batch_size=150, poll_batch_size=40)) == 40
 
 
 def test_fetched_stream_keeps_fewer_entries_than_article_streams() -> None:

@@ -110,6 +110,44 @@ class ArticleUnique(_Event):
     duplicate_reason: Literal["url", "guid", "content", "near"] | None = None
 
 
+class CommitKind(StrEnum):
+    """What a commit did to the index (the public output contract, docs/EVENTS.md)."""
+
+    NEW = "new"  # a story the index did not hold
+    UPDATE = "update"  # an indexed article whose content changed
+    DUPLICATE = "duplicate"  # another source of an indexed story, joined to its cluster
+    DELETE = "delete"  # removed from the index (retention)
+
+
+class ArticleCommitted(_Event):
+    """indexer -> the committed stream, after the index commit: the public
+    output contract that deliverers and external consumer groups read.
+
+    Delivery is at least once: a receiver drops repeats by ``delivery_key``.
+    """
+
+    kind: CommitKind
+    cursor: str = Field(
+        description="Opaque position in the index's commit order; GET /articles?since=<cursor>"
+        " continues right after it, and it is the SSE event id of GET /stream."
+    )
+    article_id: str
+    cluster_id: str = Field(
+        description="Id of the cluster's representative article at commit time"
+        " (equal to article_id for a representative)."
+    )
+    version: int = Field(
+        ge=1, description="Increments each time what the index holds for this article changes."
+    )
+    committed_at: datetime
+    article: Article | None = Field(description="The article as indexed; None for delete.")
+
+    @property
+    def delivery_key(self) -> str:
+        """The idempotency key of this delivery: article id and version."""
+        return f"{self.article_id}:{self.version}"
+
+
 class DeadLetter(BaseModel):
     """What a dead-letter stream entry holds besides the original payload."""
 

@@ -3,7 +3,7 @@ per-item keys from these prefixes, never from literals).
 
 Data flow::
 
-    poller --FETCHED--> parser --PARSED--> deduplicator --UNIQUE--> indexer
+    poller --FETCHED--> parser --PARSED--> deduplicator --UNIQUE--> indexer --COMMITTED-->
 
 Which service writes and which reads each stream, through which consumer group,
 is declared in :mod:`shared.pipeline.stages`. Each consuming stage writes dead
@@ -37,6 +37,9 @@ PREFIX: Final = key_prefix(os.environ.get("FEEDPIPE_REDIS_URL"))
 FETCHED: Final = f"{PREFIX}:stream:fetched"
 PARSED: Final = f"{PREFIX}:stream:parsed"
 UNIQUE: Final = f"{PREFIX}:stream:unique"
+# The public output: what the index committed, written by the indexer after its
+# commit (shared.pipeline.events.ArticleCommitted; contract in docs/EVENTS.md).
+COMMITTED: Final = f"{PREFIX}:stream:committed"
 
 DLQ_PREFIX: Final = f"{PREFIX}:dlq:"
 

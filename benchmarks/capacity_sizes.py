@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
-import subprocess
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis as redis_sync
-
-from benchmarks.lib.procs import free_port
 from shared.index import open_index
 from shared.pipeline.events import Article, ArticleParsed, ArticleUnique, FeedFetched, UniqueKind
+from tests.support.redis_servers import RedisServer
 
 WORDS = [
     "harbour",
@@ -104,32 +99,15 @@ def make_article(rng: random.Random, n: int, text_chars: int) -> Article:
 
 def redis_entry_bytes(payloads: list[bytes]) -> float:
     """MEMORY USAGE of a stream holding these payloads, per entry."""
-    binary = shutil.which("redis-server", path="/usr/bin") or shutil.which("redis-server")
-    assert binary, "redis-server not found"
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            client = redis_sync.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis_sync.ConnectionError:
-                    time.sleep(0.05)
-            pipe = client.pipeline(transaction=False)
-            for payload in payloads:
-                pipe.xadd("s", {"__data__": payload})
-            pipe.execute()
-            usage = client.memory_usage("s", samples=0)
-            return float(usage or 0) / len(payloads)
-        finally:
-            proc.terminate()
-            proc.wait()
+    with RedisServer() as server:
+        client = server.client()
+        pipe = client.pipeline(transaction=False)
+        for payload in payloads:
+            pipe.xadd("s", {"__data__": payload})
+        pipe.execute()
+        usage = client.memory_usage("s", samples=0)
+        client.close()
+        return float(usage or 0) / len(payloads)
 
 
 async def index_bytes(url: str, events: list[ArticleUnique], sqlite_path: Path | None) -> float:

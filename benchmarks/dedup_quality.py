@@ -48,7 +48,6 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.lib.procs import RedisServer
 from services.deduplicator.policy import OUTCOMES, Decision
 from services.deduplicator.signature import (
     BANDS,
@@ -60,6 +59,7 @@ from services.deduplicator.signature import (
 from services.deduplicator.store import DedupStore
 from services.parser.urls import article_id_for, canonicalize_url
 from shared.pipeline.events import Article, ArticleParsed, UniqueKind
+from tests.support.redis_servers import RedisServer
 
 SITES = ["dailywire-example.com", "morningpost-example.net", "agence-exemple.fr", "herald.test"]
 TRACKING = "utm_source=rss&utm_medium=feed&utm_campaign=syndication&fbclid=IwAR0abc"
@@ -405,7 +405,7 @@ async def memory_only(args: argparse.Namespace) -> dict[str, object]:
         return {"memory": await memory(redis, args.memory_articles, args.memory_bucket_bits)}
     finally:
         await redis.aclose()
-        server.stop()
+        server.close()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
@@ -426,7 +426,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         version = (await redis.info("server"))["redis_version"]
     finally:
         await redis.aclose()
-        server.stop()
+        server.close()
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     return {
         "pages": len(pages),

@@ -1,7 +1,7 @@
 """aiohttp vs httpx on a 304-heavy poll: the measurement behind the fetcher's client.
 
-A local aiohttp server in its own process serves ``--feeds`` feeds with an
-ETag; each client polls every feed once with ``If-None-Match`` at
+The test support's load site in its own process serves ``--feeds`` feeds
+with an ETag and no new articles; each client polls every feed once with ``If-None-Match`` at
 ``--concurrency`` requests in flight (so ~all answers are 304). Reported per
 client: requests/s (wall) and CPU µs per request of the client process,
 median of ``--runs``. Bare clients only (no politeness, no SSRF guard): this
@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
 import httpx
 
-from benchmarks.lib.procs import free_port, wait_for
-from benchmarks.poller_304 import ETAG, _port_open
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.loadsite import EMPTY_ETAG, LoadConfig, LoadSiteProcess
 
 
 def cpu_seconds() -> float:
@@ -53,7 +46,7 @@ async def _bounded(urls: list[str], concurrency: int, get: Callable[[str], Await
 
 
 async def run_aiohttp(urls: list[str], concurrency: int) -> int:
-    headers = {"If-None-Match": ETAG, "Accept-Encoding": "gzip"}
+    headers = {"If-None-Match": EMPTY_ETAG, "Accept-Encoding": "gzip"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -66,7 +59,7 @@ async def run_aiohttp(urls: list[str], concurrency: int) -> int:
 
 
 async def run_httpx(urls: list[str], concurrency: int) -> int:
-    headers = {"If-None-Match": ETAG, "Accept-Encoding": "gzip"}
+    headers = {"If-None-Match": EMPTY_ETAG, "Accept-Encoding": "gzip"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits) as client:
 
@@ -80,8 +73,8 @@ async def run_httpx(urls: list[str], concurrency: int) -> int:
 CLIENTS = {"aiohttp": run_aiohttp, "httpx": run_httpx}
 
 
-async def bench(args: argparse.Namespace, port: int) -> None:
-    urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(args.feeds)]
+async def bench(args: argparse.Namespace, site: LoadSiteProcess) -> None:
+    urls = [site.feed_url(n) for n in range(args.feeds)]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in CLIENTS}
     for run in range(args.runs + 1):
         for name, client in CLIENTS.items():
@@ -112,17 +105,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.poller_304", "--serve", str(port)], cwd=REPO
-    )
+    site = LoadSiteProcess(LoadConfig(feeds=args.feeds, entries=1, max_articles=0)).start()
     try:
-        wait_for(lambda: _port_open(port), timeout=10, what="feed server")
-        asyncio.run(bench(args, port))
+        asyncio.run(bench(args, site))
     finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=5)
+        site.stop()
 
 
 if __name__ == "__main__":

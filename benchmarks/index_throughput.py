@@ -59,9 +59,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.lib.procs import REPO, RedisServer
 from shared.pipeline import stages, streams
 from shared.pipeline.events import Article, ArticleUnique, UniqueKind
+from tests.support.paths import REPO
+from tests.support.postgres import ScratchDatabase
+from tests.support.redis_servers import RedisServer
 
 WORDS_PER_BODY = 800
 VOCABULARY = 40_000
@@ -325,22 +327,15 @@ async def fresh_index(backend: str, args: argparse.Namespace, workdir: Path) -> 
     if backend == "sqlite":
         url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.sqlite3'}"
         return open_index(url), url
-    import psycopg
-
-    name = f"feedpipe_bench_{uuid.uuid4().hex[:8]}"
-    async with await psycopg.AsyncConnection.connect(args.pg_url, autocommit=True) as conn:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
-    return open_index(url), url
+    database = ScratchDatabase(prefix="feedpipe_bench", admin_url=args.pg_url)
+    await asyncio.to_thread(database.create)
+    return open_index(database.url), database.url
 
 
 async def drop_index(backend: str, url: str, args: argparse.Namespace) -> None:
     if backend == "postgres":
-        import psycopg
-
-        name = url.rsplit("/", 1)[1]
-        async with await psycopg.AsyncConnection.connect(args.pg_url, autocommit=True) as conn:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database = ScratchDatabase(admin_url=args.pg_url, name=url.rsplit("/", 1)[1])
+        await asyncio.to_thread(database.drop)
     else:
         for suffix in ("", "-wal", "-shm"):
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)  # noqa: ASYNC240
@@ -808,7 +803,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         json.dumps({f"{backend}/{path}": results[f"{backend}/{path}"]}), flush=True
                     )
         finally:
-            server.stop()
+            server.close()
     return results
 
 

@@ -47,16 +47,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from benchmarks.lib import stats as st
-from benchmarks.lib.procs import (
-    REPO,
-    FeedServerProcess,
-    PipelineProcess,
-    PostgresDatabase,
-    ProcessSampler,
-    RedisServer,
-    free_port,
-    system_redis_server,
-)
+from benchmarks.lib.sampler import ProcessSampler
+from tests.support.loadsite import LoadConfig, LoadSiteProcess
+from tests.support.paths import REPO
+from tests.support.pipeline import Pipeline
+from tests.support.postgres import ScratchDatabase
+from tests.support.redis_servers import RedisServer, redis_version
 
 RESULTS = REPO / "benchmarks" / "results" / "pipeline.jsonl"
 STAGES = ("parser", "deduplicator", "indexer")
@@ -67,42 +63,31 @@ MARKER_CHUNK = 30  # the query parser accepts up to 32 clauses
 # --- configuration ---------------------------------------------------------------
 
 
-def feed_site_options(args: argparse.Namespace, *, rate: float) -> dict[str, object]:
+def load_config(args: argparse.Namespace, *, rate: float) -> LoadConfig:
     marker_every = 1
     if rate > 0:  # about ten markers a second, whatever the rate
         marker_every = max(1, round(rate / args.entries / 10))
-    return {
-        "feeds": args.feeds,
-        "entries": args.entries,
-        "mode": args.mode,
-        "words": args.words,
-        "max_articles": args.articles,
-        "rate": rate,
-        "marker_every": marker_every,
-        "page_kb": args.page_kb,
-    }
-
-
-def pipeline_env(
-    *, redis_url: str, index_url: str, data_dir: Path, extra: dict[str, str]
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPIPE_")}
-    env.update(
-        {
-            "FEEDPIPE_REDIS_URL": redis_url,
-            "FEEDPIPE_INDEX_URL": index_url,
-            "FEEDPIPE_DATA_DIR": str(data_dir),
-            "FEEDPIPE_API_PORT": str(free_port()),
-            "FEEDPIPE_METRICS_PORT": "0",
-            "FEEDPIPE_ALLOW_PRIVATE_NETWORKS": "true",
-            "FEEDPIPE_MIN_INTERVAL": "0.5",
-            # Every feed is on one host here; real deployments spread over many.
-            "FEEDPIPE_PER_HOST_CONCURRENCY": "64",
-            "FEEDPIPE_LOG_JSON": "true",
-        }
+    return LoadConfig(
+        feeds=args.feeds,
+        entries=args.entries,
+        mode=args.mode,
+        words=args.words,
+        max_articles=args.articles,
+        rate=rate,
+        marker_every=marker_every,
+        page_kb=args.page_kb,
     )
-    env.update(extra)
-    return env
+
+
+def pipeline_env(index_url: str, extra: dict[str, str]) -> dict[str, str]:
+    """The services' settings beyond those every ``Pipeline`` gets."""
+    return {
+        "FEEDPIPE_INDEX_URL": index_url,
+        "FEEDPIPE_MIN_INTERVAL": "0.5",
+        # Every feed is on one host here; real deployments spread over many.
+        "FEEDPIPE_PER_HOST_CONCURRENCY": "64",
+        **extra,
+    }
 
 
 async def register_feeds(redis_url: str, urls: list[str], *, interval: float, full: bool) -> None:
@@ -157,7 +142,7 @@ def scrape(port: int) -> str:
 class MarkerWatch:
     """Finds marker articles in the index as soon as they are searchable."""
 
-    def __init__(self, site: FeedServerProcess, index_url: str) -> None:
+    def __init__(self, site: LoadSiteProcess, index_url: str) -> None:
         from shared.index import open_index
 
         self.site = site
@@ -168,7 +153,7 @@ class MarkerWatch:
 
     async def tick(self) -> None:
         data = await asyncio.to_thread(self.site.stats, self.seen_markers)
-        markers: list[list[Any]] = data["markers"]  # type: ignore[assignment]
+        markers: list[list[Any]] = data["markers"]
         self.seen_markers += len(markers)
         for token, served_at in markers:
             self.served[str(token)] = float(served_at)
@@ -195,15 +180,14 @@ class MarkerWatch:
 async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="feedpipe-bench-"))
     redis_server = RedisServer().start()
-    pg = PostgresDatabase().create() if args.index == "postgres" else None
+    pg = ScratchDatabase(prefix="feedpipe_bench").create() if args.index == "postgres" else None
     index_url = pg.url if pg else f"sqlite:///{tmp / 'index.sqlite3'}"
-    site = FeedServerProcess(**feed_site_options(args, rate=rate)).start()
+    site = LoadSiteProcess(load_config(args, rate=rate)).start()
     scale = {s: args.scale for s in ("parser", "deduplicator", "indexer")}
     if args.scale_only:
         scale = {s: (args.scale if s in args.scale_only else 1) for s in scale}
     extra = dict(kv.split("=", 1) for kv in args.env)
-    env = pipeline_env(redis_url=redis_server.url, index_url=index_url, data_dir=tmp, extra=extra)
-    pipe = PipelineProcess(env, tmp / "pipeline.log")
+    pipe = Pipeline(redis_url=redis_server.url, data_dir=tmp, env=pipeline_env(index_url, extra))
     assert redis_server.proc is not None
     assert site.proc is not None
     sampler = ProcessSampler(
@@ -239,7 +223,7 @@ async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, An
             if now >= next_site_poll:  # articles served = articles fetched by the poller
                 next_site_poll = now + POLL_S
                 served = await asyncio.to_thread(site.stats, 10**9)
-                series["poller"].append((now, float(served["emitted"])))  # type: ignore[arg-type]
+                series["poller"].append((now, float(served["emitted"])))
             if watch is not None:
                 await watch.tick()
             if args.profile and profiler is None and indexed >= 0.15 * args.articles:
@@ -265,7 +249,7 @@ async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, An
         if profiler is not None:
             profile = await profiler
         latency_text = []
-        for pid, service in pipe.workers().items():
+        for pid, service in pipe.replicas().items():
             port = pipe.metrics_port(pid)
             if service == "indexer" and port is not None:
                 latency_text.append(await asyncio.to_thread(scrape, port))
@@ -278,7 +262,7 @@ async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, An
         if watch is not None:
             await watch.close()
         site.stop()
-        redis_server.stop()
+        redis_server.close()
         if pg:
             pg.drop()
         if not result.get("incomplete"):  # keep the log and index of a failed run
@@ -363,10 +347,10 @@ async def feedpipe_run(args: argparse.Namespace, *, rate: float) -> dict[str, An
     return result
 
 
-async def py_spy(pipe: PipelineProcess, service: str, seconds: int) -> dict[str, Any]:
+async def py_spy(pipe: Pipeline, service: str, seconds: int) -> dict[str, Any]:
     """Sample the first replica of ``service`` with py-spy; top frames by self
     and by total samples (from py-spy's collapsed-stack output)."""
-    pids = [pid for pid, s in pipe.workers().items() if s == service]
+    pids = [pid for pid, s in pipe.replicas().items() if s == service]
     if not pids:
         return {"error": f"no {service} replica"}
     out = Path(tempfile.mkdtemp()) / "profile.txt"
@@ -405,7 +389,7 @@ async def py_spy(pipe: PipelineProcess, service: str, seconds: int) -> dict[str,
 
 def baseline_run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="feedpipe-bench-baseline-"))
-    site = FeedServerProcess(**feed_site_options(args, rate=0)).start()
+    site = LoadSiteProcess(load_config(args, rate=0)).start()
     sampler: ProcessSampler | None = None
     try:
         urls = [site.feed_url(n) for n in range(args.feeds)]
@@ -455,16 +439,13 @@ def machine() -> dict[str, Any]:
     for line in lscpu.splitlines():
         if line.startswith("Model name:"):
             model = line.split(":", 1)[1].strip()
-    redis_version = subprocess.run(
-        [system_redis_server(), "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     return {
         "cpu": model,
         "cores": psutil.cpu_count(),
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "kernel": platform.release(),
-        "redis": redis_version.split(" ")[2] if redis_version else "",
+        "redis": redis_version(),
     }
 
 

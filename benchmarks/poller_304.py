@@ -1,11 +1,12 @@
 """Conditional polls per second of ONE poller process (goal: >= 2,000/s).
 
-A local aiohttp server in its own process (so it does not share the poller's
-core) answers ``304 Not Modified`` to every feed polled with its ETag; a
-redis-server started here on a free loopback port holds the registry. Each
-run puts all ``--feeds`` feeds due now and times the real ``Poller`` (claim
-with leases, SafeFetcher with the SSRF guard and per-host politeness in Redis,
-plan, batched state + schedule writes) until every feed has been polled.
+The test support's load site in its own process (so it does not share the
+poller's core), with no article budget, answers ``304 Not Modified`` to every
+feed polled with its ETag; a redis-server started here on a free loopback port
+holds the registry. Each run puts all ``--feeds`` feeds due now and times the
+real ``Poller`` (claim with leases, SafeFetcher with the SSRF guard and
+per-host politeness in Redis, plan, batched state + schedule writes) until
+every feed has been polled.
 Reported: polls/s (wall) and CPU seconds per poll of the poller process,
 median of ``--runs``.
 
@@ -21,21 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import random
 import resource
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from aiohttp import web
 from redis.asyncio import Redis
 
-from benchmarks.lib.procs import RedisServer, free_port, wait_for
 from services.poller.poller import Poller
 from shared.feeds import FeedRegistry
 from shared.fetch.fetcher import SafeFetcher
@@ -44,23 +39,8 @@ from shared.logging import configure_logging
 from shared.pipeline import streams
 from shared.pipeline.redisconn import make_redis
 from shared.settings import Settings
-
-ETAG = '"bench-v1"'
-REPO = Path(__file__).resolve().parents[1]
-
-
-# --- the feed server (separate process) ---------------------------------------------
-def serve(port: int) -> None:
-    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>b</title></channel></rss>'
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("If-None-Match") == ETAG:
-            return web.Response(status=304, headers={"ETag": ETAG})
-        return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": ETAG})
-
-    app = web.Application()
-    app.router.add_get("/feed/{n}", handler)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+from tests.support.loadsite import EMPTY_ETAG, LoadConfig, LoadSiteProcess
+from tests.support.redis_servers import RedisServer
 
 
 # --- the poller side -----------------------------------------------------------------
@@ -69,18 +49,18 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def register(redis: Redis, base: str, count: int) -> list[str]:
+async def register(redis: Redis, site: LoadSiteProcess, count: int) -> list[str]:
     registry = FeedRegistry(redis)
     ids: list[str] = []
     for start in range(0, count, 500):
         chunk = await asyncio.gather(
-            *(registry.add(f"{base}/feed/{n}") for n in range(start, min(start + 500, count)))
+            *(registry.add(site.feed_url(n)) for n in range(start, min(start + 500, count)))
         )
         ids += [feed.feed_id for feed, _ in chunk]
     # Every feed already knows the ETag: each poll is a conditional GET -> 304.
     pipe = redis.pipeline(transaction=False)
     for feed_id in ids:
-        pipe.hset(streams.feed_key(feed_id), "etag", ETAG)
+        pipe.hset(streams.feed_key(feed_id), "etag", EMPTY_ETAG)
     await pipe.execute()
     return ids
 
@@ -105,7 +85,7 @@ async def one_run(settings: Settings, ids: list[str], local_gate: bool) -> dict[
     return {"polls": poller.polls, "wall": wall, "cpu": cpu}
 
 
-async def bench(args: argparse.Namespace, port: int, redis_url: str) -> None:
+async def bench(args: argparse.Namespace, site: LoadSiteProcess, redis_url: str) -> None:
     configure_logging(service="bench", level="WARNING", json=True)
     settings = Settings(
         redis_url=redis_url,
@@ -118,7 +98,7 @@ async def bench(args: argparse.Namespace, port: int, redis_url: str) -> None:
         log_level="WARNING",
     )
     redis = make_redis(settings, max_connections=64)
-    ids = await register(redis, f"http://127.0.0.1:{port}", args.feeds)
+    ids = await register(redis, site, args.feeds)
     await redis.aclose()
     results = []
     for run in range(args.runs + 1):
@@ -143,14 +123,6 @@ async def bench(args: argparse.Namespace, port: int, redis_url: str) -> None:
     )
 
 
-def _port_open(port: int) -> bool:
-    import socket
-
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--feeds", type=int, default=10_000)
@@ -162,29 +134,19 @@ def main() -> None:
         action="store_true",
         help="run the poller on uvloop (not a project dependency: uv run --with uvloop ...)",
     )
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
-        return
     if args.uvloop:
         import uvloop
 
         uvloop.install()
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.poller_304", "--serve", str(port)], cwd=REPO
-    )
+    site = LoadSiteProcess(LoadConfig(feeds=args.feeds, entries=1, max_articles=0)).start()
     redis_server = RedisServer().start()
     try:
-        wait_for(lambda: _port_open(port), timeout=10, what="feed server")
-        asyncio.run(bench(args, port, redis_server.url))
+        asyncio.run(bench(args, site, redis_server.url))
     finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=5)
-        redis_server.stop()
+        site.stop()
+        redis_server.close()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,24 +22,20 @@ from pathlib import Path
 import psutil
 import redis as redis_sync
 
-from benchmarks.lib.procs import (
-    REPO,
-    FeedServerProcess,
-    PipelineProcess,
-    RedisServer,
-    bench_env,
-    free_port,
-)
 from shared.pipeline import stages, streams
+from tests.support.loadsite import LoadConfig, LoadSiteProcess
+from tests.support.paths import REPO
+from tests.support.pipeline import Pipeline
+from tests.support.redis_servers import RedisServer
 
 Samples = list[tuple[float, dict[str, int], dict[str, int]]]
 
 SERVICES = stages.names(stages.SERVICES)
 
 
-def rss_by_service(pipe: PipelineProcess) -> dict[str, int]:
+def rss_by_service(pipe: Pipeline) -> dict[str, int]:
     found: dict[str, int] = {}
-    for pid, service in pipe.workers().items():
+    for pid, service in pipe.replicas().items():
         try:
             found[service] = max(found.get(service, 0), psutil.Process(pid).memory_info().rss)
         except psutil.Error:
@@ -72,23 +66,15 @@ def main() -> None:
     duration = args.minutes * 60
     work = Path(tempfile.mkdtemp(prefix="feedpipe-soak-"))
     redis = RedisServer().start()
-    site = FeedServerProcess(
+    load = LoadConfig(
         feeds=args.feeds,
         entries=args.entries,
         rate=args.rate,
         max_articles=int(args.rate * (duration + 120)),
-    ).start()
-    env = bench_env(
-        FEEDPIPE_REDIS_URL=redis.url,
-        FEEDPIPE_DATA_DIR=str(work),
-        FEEDPIPE_ALLOW_PRIVATE_NETWORKS="true",
-        FEEDPIPE_MIN_INTERVAL="1",
-        FEEDPIPE_METRICS_PORT="0",
-        FEEDPIPE_API_PORT=str(free_port()),
-        FEEDPIPE_LOG_LEVEL="WARNING",
-        FEEDPIPE_LOG_JSON="true",
     )
-    pipe = PipelineProcess(env, work / "pipeline.log").start({})
+    site = LoadSiteProcess(load).start()
+    pipe = Pipeline(redis_url=redis.url, data_dir=work, env={"FEEDPIPE_LOG_LEVEL": "WARNING"})
+    pipe.start()
     samples: Samples = []
     try:
         time.sleep(10)
@@ -98,11 +84,7 @@ def main() -> None:
             for n in range(args.feeds)
         )
         opml.write_text(f'<opml version="2.0"><body>{outlines}</body></opml>')
-        subprocess.run(
-            [sys.executable, "-m", "services.cli", "feeds", "import", str(opml), "--interval",
-             "5"],
-            env=env, cwd=REPO, check=True, capture_output=True,
-        )  # fmt: skip
+        pipe.cli("feeds", "import", str(opml), "--interval", "5")
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < duration:
             samples.append((elapsed, rss_by_service(pipe), processed(redis.url)))
@@ -121,7 +103,7 @@ def main() -> None:
     finally:
         pipe.stop()
         site.stop()
-        redis.stop()
+        redis.close()
 
     report(args, samples)
 

@@ -1,1 +1,1 @@
-"""Helpers of the whole-pipeline benchmark (feed server, processes, sampling, stats)."""
+"""Helpers of the benchmarks: process sampling, statistics, the pipeline report."""

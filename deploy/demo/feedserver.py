@@ -10,6 +10,14 @@ two feeds under the same URL, so the deduplicator has work to do.
 
 All text here was written for this demo.
 
+It stands alone on purpose. The compose file runs it in the feedpipe image,
+which holds only ``shared/`` and ``services/`` (``deploy/`` is mounted), so it
+cannot import the test support package; and what it serves is not what the
+tests need: a few hand-written stories in two languages that read well on the
+search page, where the tests' site (``tests/support/feedsite.py``) generates
+articles in bulk with search tokens and serves per-test handlers. The two
+share no code, only the feed formats they both emit.
+
 Run: ``python deploy/demo/feedserver.py --port 8000 --base-url http://demo-feeds:8000``
 """
 

@@ -32,7 +32,6 @@ import redis as redis_sync
 import yaml
 
 from shared.pipeline import stages, streams
-from tests.conftest import free_port
 from tests.deploy.tools import (
     DEPLOY,
     REPO,
@@ -45,6 +44,7 @@ from tests.deploy.tools import (
     skip_or_fail,
     substitute,
 )
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

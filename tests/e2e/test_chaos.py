@@ -14,9 +14,10 @@ import pytest
 import redis as redis_sync
 
 from shared.pipeline import stages, streams
-from tests.conftest import RedisServer
 from tests.support.feedsite import FeedSite
+from tests.support.fixtures import PipelineFactory
 from tests.support.pipeline import Pipeline, get_json, wait_until
+from tests.support.redis_servers import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -26,7 +27,7 @@ ENTRIES_PER_FEED = 200  # 3 rounds x 4 feeds x 200 = 2,400 articles
 WORKERS = stages.names(stages.WORKERS)
 
 
-FEED_SITE_SEED = 11  # the e2e conftest's `site` fixture
+FEED_SITE_SEED = 11  # the `site` fixture's seed
 
 
 def pipeline_drained(url: str) -> bool:
@@ -61,11 +62,14 @@ async def indexed_exactly_once(
 
 
 async def test_nothing_lost_nothing_doubled_under_kills_and_a_redis_restart(
-    site: FeedSite, redis_server: RedisServer, redis_url: str, tmp_path: Path
+    site: FeedSite,
+    redis_server: RedisServer,
+    redis_url: str,
+    start_pipeline: PipelineFactory,
+    tmp_path: Path,
 ) -> None:
     rng = random.Random(2026)
-    pipe = Pipeline(redis_url=redis_url, data_dir=tmp_path)
-    pipe.start("parser=2")
+    pipe = start_pipeline(scale={"parser": 2})
     kills = 0
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:

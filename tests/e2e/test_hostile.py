@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
 import redis as redis_sync
 
 from shared.pipeline import stages, streams
-from tests.support.feedsite import FeedSite, RawFeed
-from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
+from tests.support.feedsite import FeedSite, slow_body
+from tests.support.fixtures import PipelineFactory
+from tests.support.pipeline import get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -53,42 +53,41 @@ def many_items(n: int) -> bytes:
     return f"{head}{items}</channel></rss>".encode()
 
 
-HOSTILE = {
-    "billion-laughs": RawFeed(BILLION_LAUGHS),
-    "xxe": RawFeed(XXE),
-    "gzip-bomb": RawFeed(
-        gzip.compress(b"<rss>" + b" " * 50_000_000), headers={"Content-Encoding": "gzip"}
-    ),
-    "garbage": RawFeed(bytes(range(256)) * 64, content_type="application/octet-stream"),
-    "empty": RawFeed(b""),
-    "truncated": RawFeed(TRUNCATED),
-    "huge-feed": RawFeed(many_items(25_000)),
-    "slow": RawFeed(b'<?xml version="1.0"?><rss version="2.0"><channel>', slow=True),
-}
+def serve_hostile(site: FeedSite) -> list[str]:
+    """Serve the hostile feeds at /feeds/<name>; their names."""
+    rss = "application/rss+xml"
+    bomb = gzip.compress(b"<rss>" + b" " * 50_000_000)
+    site.feed("/feeds/billion-laughs", BILLION_LAUGHS, content_type=rss)
+    site.feed("/feeds/xxe", XXE, content_type=rss)
+    site.feed("/feeds/gzip-bomb", bomb, content_type=rss, headers={"Content-Encoding": "gzip"})
+    site.feed("/feeds/garbage", bytes(range(256)) * 64, content_type="application/octet-stream")
+    site.feed("/feeds/empty", b"", content_type=rss)
+    site.feed("/feeds/truncated", TRUNCATED, content_type=rss)
+    site.feed("/feeds/huge-feed", many_items(25_000), content_type=rss)
+    # The head of a feed, then a space a second for ten minutes.
+    site.route(
+        "/feeds/slow", slow_body(b'<?xml version="1.0"?><rss version="2.0"><channel>', every=1)
+    )
+    return [path.removeprefix("/feeds/") for path in site.routes if path.startswith("/feeds/")]
 
 
-FEED_SITE_SEED = 5  # the e2e conftest's `site` fixture
+FEED_SITE_SEED = 5  # the `site` fixture's seed
 
 
 async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
-    site: FeedSite, redis_url: str, tmp_path: Path
+    site: FeedSite, redis_url: str, start_pipeline: PipelineFactory
 ) -> None:
-    site.raw.update(HOSTILE)
+    hostile = serve_hostile(site)
     site.add_feed("good-rss", "rss", 20)
     site.add_feed("good-json", "json", 20)
-    pipe = Pipeline(
-        redis_url=redis_url,
-        data_dir=tmp_path,
-        extra_env={"FEEDPIPE_FETCH_TIMEOUT": "5", "FEEDPIPE_READ_TIMEOUT": "3"},
-    )
-    pipe.start()
+    pipe = start_pipeline(env={"FEEDPIPE_FETCH_TIMEOUT": "5", "FEEDPIPE_READ_TIMEOUT": "3"})
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             assert await wait_until(lambda: get_json(session, f"{pipe.api}/healthz"), timeout=60), (
                 pipe.log_tail()
             )
             workers = {s: {p.pid for p in pipe.workers(s)} for s in stages.names(stages.WORKERS)}
-            for name in HOSTILE:
+            for name in hostile:
                 await pipe.acli("feeds", "add", site.feed_url(name))
             for name in ("good-rss", "good-json"):
                 await pipe.acli("feeds", "add", site.feed_url(name))
@@ -112,7 +111,7 @@ async def test_hostile_feeds_are_recorded_and_good_feeds_keep_flowing(
                 # A truncated document is parsed tolerantly (its complete
                 # entries are kept) and a 25,000-item feed is valid: neither
                 # is an error, both must simply not disturb anything.
-                broken = [n for n in HOSTILE if n not in {"huge-feed", "truncated"}]
+                broken = [n for n in hostile if n not in {"huge-feed", "truncated"}]
                 return all(feeds[site.feed_url(n)]["last_error"] for n in broken)
 
             assert await wait_until(hostile_recorded, timeout=120), json.dumps(

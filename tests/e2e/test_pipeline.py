@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.conftest import RedisServer
 from tests.support.feedsite import FeedSite
+from tests.support.fixtures import PipelineFactory
 from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -20,11 +18,8 @@ INGEST_TIMEOUT_S = 180
 
 
 @pytest.fixture
-def pipeline(redis_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
-    pipe = Pipeline(redis_url=redis_url, data_dir=tmp_path)
-    pipe.start()
-    yield pipe  # type: ignore[misc]
-    pipe.stop()
+def pipeline(start_pipeline: PipelineFactory) -> Pipeline:
+    return start_pipeline()
 
 
 async def all_found(session: aiohttp.ClientSession, pipe: Pipeline, site: FeedSite) -> bool:
@@ -32,7 +27,7 @@ async def all_found(session: aiohttp.ClientSession, pipe: Pipeline, site: FeedSi
 
 
 async def test_feeds_of_every_format_become_searchable_and_survive_a_killed_worker(
-    site: FeedSite, pipeline: Pipeline, redis_server: RedisServer
+    site: FeedSite, pipeline: Pipeline
 ) -> None:
     site.add_feed("rss", "rss", 8)
     site.add_feed("atom", "atom", 6, summary_only=True)  # text comes from the article pages

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from pathlib import Path
 
 import aiohttp
 import psutil
@@ -15,14 +14,15 @@ import redis as redis_sync
 
 from shared.pipeline import stages, streams
 from tests.support.feedsite import FeedSite
-from tests.support.pipeline import Pipeline, get_json, indexed_once, wait_until
+from tests.support.fixtures import PipelineFactory
+from tests.support.pipeline import get_json, indexed_once, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 STOP_BOUND_S = 30  # uvicorn and FastStream graceful timeouts are 20 s
 
 
-FEED_SITE_SEED = 3  # the e2e conftest's `site` fixture
+FEED_SITE_SEED = 3  # the `site` fixture's seed
 
 
 def pending_of(redis_url: str, stream: str, group: str, pid: int) -> int | None:
@@ -54,14 +54,13 @@ async def wait_gone(proc: psutil.Process, timeout: float) -> float:
 
 @pytest.mark.parametrize("service", stages.names(stages.STAGES))
 async def test_sigterm_mid_flow_exits_cleanly_and_strands_nothing(
-    site: FeedSite, redis_url: str, tmp_path: Path, service: str
+    site: FeedSite, redis_url: str, start_pipeline: PipelineFactory, service: str
 ) -> None:
     stage = stages.named(stages.STAGES, service)
     stream, group = stage.input.name, stage.group
     for n in range(4):
         site.add_feed(f"f{n}", ("rss", "atom", "json", "rss")[n], 150)
-    pipe = Pipeline(redis_url=redis_url, data_dir=tmp_path)
-    pipe.start()
+    pipe = start_pipeline()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             assert await wait_until(lambda: get_json(session, f"{pipe.api}/healthz"), timeout=60), (

@@ -1,41 +1,57 @@
-"""Run the real pipeline (``feedpipe up``: one OS process per service) for tests."""
+"""The real pipeline for tests and benchmarks: ``feedpipe up`` (the supervisor,
+one OS process per service replica) on a Redis the caller started, with the
+CLI run against the same settings, and helpers to poll the search API."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psutil
 
-from services.cli.embedded import free_port
+from tests.support.paths import REPO
+from tests.support.ports import free_port
+from tests.support.processes import stop_process
 
-REPO = Path(__file__).resolve().parents[2]
+# Tests want short waits: entries of a killed consumer are reclaimed after 2 s
+# and a stream read returns after 50 ms. Benchmarks keep the defaults.
+QUICK_ENV = {"FEEDPIPE_BATCH_TIMEOUT_MS": "50", "FEEDPIPE_RECLAIM_IDLE_MS": "2000"}
 
 
 class Pipeline:
-    def __init__(self, *, redis_url: str, data_dir: Path, extra_env: Mapping[str, str] = {}):
+    """``feedpipe up`` with its environment.
+
+    The environment is this process's minus every ``FEEDPIPE_*`` variable (a
+    developer's own settings never leak in), then: the Redis URL, the data
+    directory, a free API port, metrics on port 0 (each replica takes any; see
+    ``metrics_port``), private networks allowed (the feed sites are on
+    loopback), a 1 s minimum poll interval, JSON logs; then ``env``.
+    """
+
+    def __init__(self, *, redis_url: str, data_dir: Path, env: Mapping[str, str] = {}) -> None:
         self.api_port = free_port()
-        self.env = {
-            **os.environ,
-            "FEEDPIPE_REDIS_URL": redis_url,
-            "FEEDPIPE_DATA_DIR": str(data_dir),
-            "FEEDPIPE_API_PORT": str(self.api_port),
-            "FEEDPIPE_METRICS_PORT": "0",
-            "FEEDPIPE_ALLOW_PRIVATE_NETWORKS": "true",
-            "FEEDPIPE_MIN_INTERVAL": "1",
-            "FEEDPIPE_BATCH_TIMEOUT_MS": "50",
-            "FEEDPIPE_RECLAIM_IDLE_MS": "2000",
-            "FEEDPIPE_LOG_JSON": "true",
-            **extra_env,
-        }
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPIPE_")}
+        self.env.update(
+            {
+                "FEEDPIPE_REDIS_URL": redis_url,
+                "FEEDPIPE_DATA_DIR": str(data_dir),
+                "FEEDPIPE_API_PORT": str(self.api_port),
+                "FEEDPIPE_METRICS_PORT": "0",
+                "FEEDPIPE_ALLOW_PRIVATE_NETWORKS": "true",
+                "FEEDPIPE_MIN_INTERVAL": "1",
+                "FEEDPIPE_LOG_JSON": "true",
+                **env,
+            }
+        )
         self.log_path = data_dir / "pipeline.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -43,6 +59,7 @@ class Pipeline:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    # --- the CLI ------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "services.cli", *args],
@@ -50,7 +67,7 @@ class Pipeline:
         )  # fmt: skip
 
     async def acli(self, *args: str) -> str:
-        """The CLI without blocking the event loop (feed servers of the test run on it)."""
+        """The CLI without blocking the event loop (feed sites of the test run on it)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", *args,
             env=self.env, cwd=REPO,
@@ -61,56 +78,71 @@ class Pipeline:
             raise AssertionError(f"feedpipe {' '.join(args)} failed: {err.decode()}")
         return out.decode()
 
-    def start(self, *scale: str) -> None:
+    # --- the supervisor -----------------------------------------------------------
+    def start(self, scale: Mapping[str, int] = {}) -> Pipeline:
         args = [sys.executable, "-m", "services.cli", "up"]
-        for item in scale:
-            args += ["--scale", item]
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(args, env=self.env, cwd=REPO, stdout=log, stderr=log)
+        for service, count in scale.items():
+            args += ["--scale", f"{service}={count}"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, env=self.env, cwd=REPO, stdout=log, stderr=log)
+        return self
+
+    def stop(self, *, grace: float = 60) -> int | None:
+        """SIGTERM to the supervisor; its exit code, or None when it had to be killed."""
+        if self.proc is None:
+            return None
+        return stop_process(self.proc, grace=grace)
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def workers(self, service: str) -> list[psutil.Process]:
+    # --- the replicas -------------------------------------------------------------
+    def replicas(self) -> dict[int, str]:
+        """pid -> service of every running replica."""
         assert self.proc is not None
-        found = []
-        for child in psutil.Process(self.proc.pid).children(recursive=True):
-            try:
-                cmd = child.cmdline()
-            except psutil.NoSuchProcess:
-                continue
-            if cmd[-2:] == ["run", service]:
-                found.append(child)
+        found: dict[int, str] = {}
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    cmd = child.cmdline()
+                    if len(cmd) >= 2 and cmd[-2] == "run":
+                        found[child.pid] = cmd[-1]
         return found
 
+    def workers(self, service: str) -> list[psutil.Process]:
+        found = []
+        for pid, name in self.replicas().items():
+            if name == service:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found.append(psutil.Process(pid))
+        return found
+
+    def metrics_port(self, pid: int) -> int | None:
+        """The port a replica listens on (its /metrics), found from its sockets."""
+        with contextlib.suppress(psutil.Error):
+            for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                    return int(conn.laddr.port)
+        return None
+
     def kill_worker(self, service: str) -> int:
+        """SIGKILL one replica of ``service``; its pid."""
         victims = self.workers(service)
         assert victims, f"no running {service} worker"
         victims[0].send_signal(signal.SIGKILL)
         return victims[0].pid
 
     def wait_for_worker(self, service: str, *, not_pid: int, timeout: float = 60) -> None:
+        """Until the supervisor runs a replica of ``service`` other than ``not_pid``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(p.pid != not_pid for p in self.workers(service)):
                 return
             time.sleep(0.2)
         raise AssertionError(f"{service} was not restarted\n{self.log_tail()}")
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            for child in psutil.Process(self.proc.pid).children(recursive=True):
-                child.kill()
-            self.proc.kill()
-            self.proc.wait()
-            return None
 
 
 async def get_json(session: aiohttp.ClientSession, url: str, **params: Any) -> Any:
@@ -119,7 +151,9 @@ async def get_json(session: aiohttp.ClientSession, url: str, **params: Any) -> A
         return await resp.json()
 
 
-async def indexed_once(session: aiohttp.ClientSession, pipe: Pipeline, tokens: Any) -> bool:
+async def indexed_once(
+    session: aiohttp.ClientSession, pipe: Pipeline, tokens: Iterable[str]
+) -> bool:
     """True when the search API finds each token in exactly one article."""
     for token in tokens:
         result = await get_json(session, f"{pipe.api}/search", q=token, limit=1)
@@ -128,7 +162,11 @@ async def indexed_once(session: aiohttp.ClientSession, pipe: Pipeline, tokens: A
     return True
 
 
-async def wait_until(predicate: Any, *, timeout: float, interval: float = 0.5) -> bool:
+async def wait_until(
+    predicate: Callable[[], Awaitable[Any]], *, timeout: float, interval: float = 0.5
+) -> bool:
+    """Await ``predicate`` until it returns something true (HTTP and socket
+    errors count as not yet); False after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -21,8 +21,8 @@ from services.api.app import create_app
 from shared.index import Index
 from shared.pipeline.events import ArticleUnique, UniqueKind
 from shared.settings import Settings
-from tests.conftest import free_port
 from tests.shared.index.conftest import make_event
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from shared.pipeline import stages, streams
 from shared.pipeline.service import ServiceRuntime, ensure_groups
 from shared.settings import Settings
-from tests.conftest import RedisServer
 from tests.shared.pipeline.test_stage import add, echo, fetched
+from tests.support.redis_servers import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -1,18 +1,23 @@
-"""Deterministic article texts for the benchmark feed server.
+"""Synthetic article texts from a seeded vocabulary.
 
-Every article is generated from ``(seed, feed, generation, index)`` so the
-server never stores them, the baseline and feedpipe see the same bytes, and
-every article is distinct (random word sequences never share the 5-word
-shingles a near-duplicate detector looks at) and carries a unique token.
-Function words are frequent so language detection sees English.
+Every text is generated from an RNG key (for the load site: ``(seed, feed,
+generation)``) so a site never stores them, the baseline and feedpipe see the
+same bytes, and every text is distinct (random word sequences never share the
+5-word shingles a near-duplicate detector looks at) and carries the unique
+token it is given. Function words are frequent so language detection sees
+English.
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from tests.support.articles import Text
 
 FUNCTION_WORDS = [
     "the",
@@ -156,47 +161,49 @@ def _vocabulary() -> np.ndarray:
 VOCAB = _vocabulary()
 
 
-@dataclass(frozen=True, slots=True)
-class GenArticle:
-    feed: int
-    generation: int
-    index: int
-    title: str
-    paragraphs: tuple[str, ...]
-
-    @property
-    def token(self) -> str:
-        return token_for(self.feed, self.generation, self.index)
-
-    @property
-    def slug(self) -> str:
-        return f"{self.feed}/{self.generation}/{self.index}"
-
-    @property
-    def summary(self) -> str:
-        return self.paragraphs[0][:80]
-
-
 def token_for(feed: int, generation: int, index: int) -> str:
+    """The token of article ``index`` of a load-site feed generation."""
     return f"zq{feed}g{generation}n{index}"
 
 
-def generate_batch(
-    *, seed: int, feed: int, generation: int, count: int, words: int, paragraphs: int = 5
-) -> list[GenArticle]:
-    """The ``count`` articles of one feed generation (one RNG for all: seeding
-    costs more than drawing)."""
-    rng = np.random.default_rng((seed, feed, generation))
-    picks = VOCAB[rng.integers(0, len(VOCAB), size=(count, words + 6))].tolist()
+def generate_texts(
+    key: Sequence[int], tokens: Sequence[str], *, words: int, paragraphs: int = 5
+) -> list[Text]:
+    """One text per token, drawn from one RNG seeded with ``key`` (seeding costs
+    more than drawing): a 6-word title ending in the token, ``words`` words in
+    ``paragraphs`` paragraphs with the token a third of the way in."""
+    rng = np.random.default_rng(tuple(key))
+    picks = VOCAB[rng.integers(0, len(VOCAB), size=(len(tokens), words + 6))].tolist()
     out = []
-    for index, row in enumerate(picks):
+    for token, row in zip(tokens, picks, strict=True):
         title_words, body = row[:6], row[6:]
-        token = token_for(feed, generation, index)
         body.insert(len(body) // 3, token)
         per = max(len(body) // paragraphs, 1)
         paras = tuple(
             " ".join(body[i : i + per]).capitalize() + "." for i in range(0, len(body), per)
         )
         title = " ".join(title_words).capitalize() + f" {token}"
-        out.append(GenArticle(feed, generation, index, title, paras))
+        out.append(Text(title, paras, language="en"))
     return out
+
+
+def generate_batch(
+    *, seed: int, feed: int, generation: int, count: int, words: int, paragraphs: int = 5
+) -> list[Text]:
+    """The ``count`` texts of one load-site feed generation."""
+    tokens = [token_for(feed, generation, index) for index in range(count)]
+    return generate_texts((seed, feed, generation), tokens, words=words, paragraphs=paragraphs)
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticText:
+    """The default text source of a feed site: ``words`` words in ``paragraphs``
+    paragraphs per article, a different text for every (seed, key, token)."""
+
+    seed: int = 7
+    words: int = 130
+    paragraphs: int = 4
+
+    def texts(self, key: str, tokens: Sequence[str]) -> list[Text]:
+        rng_key = (self.seed, zlib.crc32(key.encode()))
+        return generate_texts(rng_key, tokens, words=self.words, paragraphs=self.paragraphs)

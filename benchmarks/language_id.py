@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from services.parser.feeds import FeedParseError, parse_document
+from services.parser.formats import FeedParseError, parse_document
 from services.parser.html import sanitize_html, text_of_clean_html
 from services.parser.language import normalize_language
 

@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.parser.feeds import FeedParseError, ParsedFeed, parse_document, to_utc
+from services.parser.dates import to_utc
+from services.parser.formats import FeedParseError, ParsedFeed, parse_document
 from services.parser.html import html_to_text
 from services.parser.normalize import build_article
 from services.parser.urls import canonicalize_url

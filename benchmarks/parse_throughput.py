@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.parser.feeds import FeedParseError, parse_document
+from services.parser.formats import FeedParseError, parse_document
 from services.parser.normalize import build_article, entry_identity
 from services.parser.seen import entry_version
 from shared.pipeline.events import ArticleParsed

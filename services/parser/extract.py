@@ -17,7 +17,7 @@ from typing import Any
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
-from services.parser.feeds import to_utc
+from services.parser.dates import to_utc
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import structlog
 from redis.asyncio import Redis
 
 from services.parser.extract import PageContent, extract_page
-from services.parser.feeds import FeedParseError, ParsedFeed, RawEntry, parse_document
+from services.parser.formats import FeedParseError, ParsedFeed, RawEntry, parse_document
 from services.parser.normalize import build_article, entry_identity, needs_page
 from services.parser.seen import entry_version, publish_rate_per_day, seen_key
 from shared import metrics

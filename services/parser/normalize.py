@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import xxhash
 
 from services.parser.extract import PageContent
-from services.parser.feeds import ParsedFeed, RawEntry
+from services.parser.formats import ParsedFeed, RawEntry
 from services.parser.html import html_to_text, inline_text, sanitize_html, text_of_clean_html
 from services.parser.language import choose_language
 from services.parser.urls import article_id_for, canonicalize_url

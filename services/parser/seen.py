@@ -9,7 +9,7 @@ from typing import Final
 
 import xxhash
 
-from services.parser.feeds import RawEntry
+from services.parser.formats import RawEntry
 from shared.pipeline import streams
 
 MAX_RATE_ENTRIES: Final = 50

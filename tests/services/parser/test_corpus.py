@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.parser.feeds import FeedParseError, parse_document
+from services.parser.formats import FeedParseError, parse_document
 from services.parser.normalize import build_article
 
 CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora" / "feeds"

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from services.parser.extract import PageContent
-from services.parser.feeds import ParsedFeed, RawEntry
+from services.parser.formats import ParsedFeed, RawEntry
 from services.parser.normalize import build_article, clean_title, needs_page
 from services.parser.urls import article_id_for
 
@@ -151,7 +151,7 @@ def test_language_detected_when_undeclared():
 
 
 def test_enclosures_resolved():
-    from services.parser.feeds import RawEnclosure
+    from services.parser.formats import RawEnclosure
 
     article = build(
         RawEntry(link="https://x.org/a/1", enclosures=[RawEnclosure(url="../m.mp3", type="audio")])

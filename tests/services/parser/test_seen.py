@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from services.parser.feeds import RawEntry
+from services.parser.formats import RawEntry
 from services.parser.seen import entry_version, publish_rate_per_day, seen_key
 from shared.pipeline import streams
 

@@ -1,7 +1,7 @@
 """Co-authors that the fast parser drops are read back (services/parser/authors.py)."""
 
-from services.parser.authors import entry_authors, may_have_coauthors
-from services.parser.feeds import parse_document
+from services.parser.formats import parse_document
+from services.parser.formats.authors import entry_authors, may_have_coauthors
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">

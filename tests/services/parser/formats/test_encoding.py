@@ -1,6 +1,6 @@
 import codecs
 
-from services.parser.encoding import charset_from_content_type, decode_document, to_utf8_xml
+from services.parser.formats.encoding import charset_from_content_type, decode_document, to_utf8_xml
 
 FRENCH = "<rss><channel><title>Café crème à l'été, déjà vu</title></channel></rss>"
 RUSSIAN = (

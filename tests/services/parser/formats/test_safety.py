@@ -1,6 +1,6 @@
 import pytest
 
-from services.parser.safety import HostileDocumentError, check_xml_safety
+from services.parser.formats.safety import HostileDocumentError, check_xml_safety
 
 XXE = """<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>

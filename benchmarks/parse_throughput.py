@@ -2,8 +2,9 @@
 
 What one feed document costs the parser service in summary mode (no page
 fetch): decode + hostile-XML check + parse (fastfeedparser, feedparser
-fallback) + per-entry fingerprint + Article normalisation (canonical URL, nh3
-sanitising, plain text, language) + the ArticleParsed JSON the stage writes.
+fallback) + per-entry seen-marker version + Article normalisation (canonical
+URL, nh3 sanitising, plain text, the page-needed decision, language) + the
+ArticleParsed JSON the stage writes.
 
 Two inputs:
 * ``synthetic``: generated RSS 2.0 / Atom / JSON Feed documents of 50 entries
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from services.parser.formats import FeedParseError, parse_document
-from services.parser.normalize import build_article, entry_identity
+from services.parser.normalize import build_article, entry_content, entry_identity, needs_page
 from services.parser.seen import entry_version
 from shared.pipeline.events import ArticleParsed
 
@@ -167,6 +168,10 @@ def process(docs: list[tuple[bytes, str | None]]) -> int:
             identity = entry_identity(entry, base_url=base)
             entry_version("feed", entry, url=identity[0])
             try:
+                # As the handler: the feed's own content decides whether the
+                # page is needed (in summary mode it never is fetched).
+                content = entry_content(entry, link_base=identity[0] or base)
+                needs_page(content.text)
                 article = build_article(
                     entry,
                     feed=feed,
@@ -175,6 +180,7 @@ def process(docs: list[tuple[bytes, str | None]]) -> int:
                     base_url=base,
                     fetched_at=FETCHED,
                     identity=identity,
+                    content=content,
                 )
             except ValueError:
                 continue
@@ -185,7 +191,8 @@ def process(docs: list[tuple[bytes, str | None]]) -> int:
 
 def repoll(docs: list[tuple[bytes, str | None]]) -> int:
     """A re-poll of documents whose entries were all published before: parse,
-    identity and fingerprint per entry, then the (Redis) seen check skips them."""
+    identity and seen-marker version per entry, then the (Redis) seen check
+    skips them."""
     n = 0
     for body, content_type in docs:
         try:

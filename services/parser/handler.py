@@ -2,10 +2,11 @@
 
 Per feed document, top to bottom: parse (a broken feed is recorded on the feed
 and acknowledged, never retried) -> drop entries already published in this
-version (seen markers in Redis) -> build each article, fetching and extracting
-its page when the feed's ``full_content`` mode asks for it -> record what the
-feed taught us -> return the events plus the seen-marker writes, which the
-stage commits in the same MULTI/EXEC as the ack.
+version (seen markers in Redis) -> per entry, decide from the feed's own text
+and the ``full_content`` mode whether its page is needed, fetch and extract it
+if so, then build the article once -> record what the feed taught us -> return
+the events plus the seen-marker writes, which the stage commits in the same
+MULTI/EXEC as the ack.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from redis.asyncio import Redis
 
 from services.parser.extract import PageContent, extract_page
 from services.parser.formats import FeedParseError, ParsedFeed, RawEntry, parse_document
-from services.parser.normalize import build_article, entry_identity, needs_page
+from services.parser.normalize import build_article, entry_content, entry_identity, needs_page
 from services.parser.seen import entry_version, publish_rate_per_day, seen_key
+from services.parser.urls import article_id_for
 from shared import metrics
 from shared.feeds import FeedRegistry
 from shared.logging import get_logger
@@ -206,29 +208,23 @@ class ParserHandler:
     ) -> Article | None:
         """One entry -> article; a failure here loses this entry only."""
         try:
-            article = build_article(
+            url, guid = pending.identity
+            content = entry_content(pending.entry, link_base=url or base_url)
+            page = None
+            if url and self._wants_page(event.full_content, content.text):
+                article_id = article_id_for(url=url, feed_id=event.feed_id, guid=guid)
+                page = await self._page(url, article_id=article_id)
+            return build_article(
                 pending.entry,
                 feed=parsed,
                 feed_id=event.feed_id,
                 feed_url=event.feed_url,
                 base_url=base_url,
                 fetched_at=event.fetched_at,
+                page=page,
                 identity=pending.identity,
+                content=content,
             )
-            if article.url and self._wants_page(event.full_content, article):
-                page = await self._page(article.url, article_id=article.article_id)
-                if page is not None:
-                    article = build_article(
-                        pending.entry,
-                        feed=parsed,
-                        feed_id=event.feed_id,
-                        feed_url=event.feed_url,
-                        base_url=base_url,
-                        fetched_at=event.fetched_at,
-                        page=page,
-                        identity=pending.identity,
-                    )
-            return article
         except Exception as exc:
             metrics.PARSE_ERRORS.labels("entry").inc()
             log.warning(
@@ -236,10 +232,10 @@ class ParserHandler:
             )
             return None
 
-    def _wants_page(self, mode: FullContent, article: Article) -> bool:
+    def _wants_page(self, mode: FullContent, feed_text: str) -> bool:
         if self.fetcher is None or mode is FullContent.NEVER:
             return False
-        return mode is FullContent.ALWAYS or needs_page(article.text)
+        return mode is FullContent.ALWAYS or needs_page(feed_text)
 
     async def _page(self, url: str, *, article_id: str) -> PageContent | None:
         assert self.fetcher is not None

@@ -1,8 +1,16 @@
-"""RawEntry (+ optional extracted page) -> the canonical :class:`Article`."""
+"""RawEntry (+ optional extracted page) -> the canonical :class:`Article` (pure).
+
+In order: :func:`entry_identity` (canonical URL and GUID, needed before
+anything else to skip entries already published), :func:`entry_content` (the
+feed's own content, sanitised, and its text), :func:`needs_page` (does that
+text call for the article's page?), then :func:`build_article` once, with the
+page when one was fetched.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Final
@@ -84,7 +92,24 @@ def _honoured_canonical(canonical: str, *, entry_url: str | None, base_url: str)
     return resolved
 
 
+@dataclass(frozen=True, slots=True)
+class EntryContent:
+    """The feed's own content of an entry: sanitised HTML with relative links
+    resolved against ``link_base``, and its plain text."""
+
+    html: str
+    text: str
+    link_base: str
+
+
+def entry_content(entry: RawEntry, *, link_base: str) -> EntryContent:
+    """``content:encoded`` / ``atom:content`` when the feed has it, else the summary."""
+    clean = sanitize_html(entry.content_html or entry.summary_html, base_url=link_base)
+    return EntryContent(html=clean, text=text_of_clean_html(clean), link_base=link_base)
+
+
 def needs_page(text: str) -> bool:
+    """Whether the feed gives only a teaser (``auto`` mode then fetches the page)."""
     return len(text) < SUBSTANTIAL_CHARS
 
 
@@ -105,9 +130,16 @@ def build_article(
     fetched_at: datetime,
     page: PageContent | None = None,
     identity: tuple[str | None, str | None] | None = None,
+    content: EntryContent | None = None,
 ) -> Article:
     """One canonical article. Dates fall back published -> updated -> page and
-    are never invented: without any, ``date_source`` says "missing"."""
+    are never invented: without any, ``date_source`` says "missing".
+
+    ``identity`` and ``content`` are what :func:`entry_identity` and
+    :func:`entry_content` return, computed here when not given. ``content`` is
+    made again only when a page's canonical URL moved the article, so that its
+    relative links resolve against the new URL.
+    """
     url, guid = identity or entry_identity(entry, base_url=base_url)
     if page is not None and page.canonical_url:
         url = _honoured_canonical(page.canonical_url, entry_url=url, base_url=base_url)
@@ -119,21 +151,20 @@ def build_article(
         )
     article_id = article_id_for(url=url, feed_id=feed_id, guid=guid)
     link_base = url or base_url
+    if content is None or content.link_base != link_base:
+        content = entry_content(entry, link_base=link_base)
 
-    feed_html = entry.content_html or entry.summary_html
-    feed_clean = sanitize_html(feed_html, base_url=link_base)
-    feed_text = text_of_clean_html(feed_clean)
-    if entry.summary_html and entry.summary_html != feed_html:
+    if entry.content_html and entry.summary_html and entry.summary_html != entry.content_html:
         summary = _truncate(html_to_text(entry.summary_html), SUMMARY_CHARS)
     else:
-        summary = _truncate(feed_text, SUMMARY_CHARS)
+        summary = _truncate(content.text, SUMMARY_CHARS)
     if page is not None:
         content_html = sanitize_html(page.html)
         text = page.text
         content_source = "page"
     else:
-        content_html = feed_clean
-        text = feed_text
+        content_html = content.html
+        text = content.text
         content_source = "feed"
 
     title = inline_text(entry.title) if entry.title else ""

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
+from services.parser import handler as handler_module
 from services.parser.handler import Extractor, ParserHandler
 from shared import metrics
 from shared.feeds import FeedRegistry, FeedStatus
@@ -184,6 +185,23 @@ async def test_always_mode_fetches_every_page(redis, stage, site):
     assert site.hits["/2025/second"] == 1
 
 
+async def test_each_article_is_built_once_even_with_its_page(redis, stage, site, monkeypatch):
+    url = f"{site.base}/feed.xml"
+    feed_id = await registered(redis, url)
+    built: list[str] = []
+    real = handler_module.build_article
+
+    def counting(entry, **kwargs):
+        built.append(entry.guid)
+        return real(entry, **kwargs)
+
+    monkeypatch.setattr(handler_module, "build_article", counting)
+    await run_once(redis, stage, fetched_event(feed_id, url, feed_body(site), FullContent.ALWAYS))
+
+    assert sorted(built) == ["lh-1", "lh-2"]
+    assert {a.article.content_source for a in await parsed(redis)} == {"page"}
+
+
 async def test_unchanged_entries_are_not_republished_or_refetched(redis, stage, site):
     url = f"{site.base}/feed.xml"
     feed_id = await registered(redis, url)
@@ -208,7 +226,7 @@ async def test_changed_entry_is_republished(redis, stage, site):
     assert len(titles) == 3
 
 
-async def test_fingerprints_are_only_written_with_the_commit(redis, settings, site):
+async def test_seen_markers_are_only_written_with_the_commit(redis, settings, site):
     """A crash between handling and commit must leave nothing marked as seen."""
     url = f"{site.base}/feed.xml"
     feed_id = await registered(redis, url)

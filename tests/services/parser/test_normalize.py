@@ -5,7 +5,7 @@ import pytest
 
 from services.parser.extract import PageContent
 from services.parser.formats import ParsedFeed, RawEntry
-from services.parser.normalize import build_article, clean_title, needs_page
+from services.parser.normalize import build_article, clean_title, entry_content, needs_page
 from services.parser.urls import article_id_for
 
 FETCHED = datetime(2025, 6, 10, tzinfo=UTC)
@@ -193,3 +193,25 @@ def test_canonical_pointing_at_home_page_is_ignored():
         page=page(canonical_url="https://x.org/"),
     )
     assert article.url == "https://x.org/2025/story"
+
+
+def test_content_made_before_the_page_gives_the_same_article_when_the_page_moves_it():
+    # Escaped markup stays text, and its href is still resolved against the
+    # article URL: a canonical URL from the page changes the summary's text.
+    entry = RawEntry(
+        link="https://x.org/a/1", summary_html='See &lt;a href="/more"&gt;this&lt;/a&gt; story.'
+    )
+    moved = page(canonical_url="https://y.org/b/2")
+    early = entry_content(entry, link_base="https://x.org/a/1")
+    article = build_article(
+        entry,
+        feed=FEED,
+        feed_id="feed1",
+        feed_url="https://news.example.com/rss",
+        base_url="https://news.example.com/rss",
+        fetched_at=FETCHED,
+        page=moved,
+        content=early,
+    )
+    assert article == build(entry, page=moved)
+    assert "https://y.org/more" in article.summary

@@ -8,8 +8,8 @@ From an article's clean main text this computes
   with rotation densification (Shrivastava & Li, ICML 2014): ``BINS`` values
   whose agreement rate estimates the Jaccard similarity of the shingle sets;
 * ``bands``: LSH band keys (``ROWS`` bins each) for candidate lookup in Redis;
-* ``sketch``: 4 bits per bin (32 bytes), enough to re-estimate the Jaccard
-  similarity of a candidate without storing its whole signature.
+* ``sketch``: 4 bits per bin (32 bytes), from which ``dedup.lua`` estimates
+  the Jaccard similarity of a candidate without storing its whole signature.
 
 Why hand-written rather than datasketch/rensa: those take shingles as Python
 strings, and building string shingles in Python costs far more than the
@@ -358,12 +358,3 @@ def _group_sketches(sigs: U64) -> bytes:
     """``_sketch`` of every row, concatenated (BINS // 2 bytes per text)."""
     low = (sigs & np.uint64(15)).astype(np.uint8).reshape(-1, 2)
     return (low[:, 0] | (low[:, 1] << 4)).tobytes()
-
-
-def sketch_similarity(a: bytes, b: bytes) -> float:
-    """Jaccard estimate from two sketches: 4-bit values agree by chance 1/16 of the time."""
-    agree = 0
-    for x, y in zip(a, b, strict=True):
-        agree += ((x ^ y) & 15 == 0) + ((x ^ y) >> 4 == 0)
-    frac = agree / (len(a) * 2)
-    return max(0.0, (frac - 1 / 16) / (15 / 16))

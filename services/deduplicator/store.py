@@ -151,12 +151,6 @@ class DedupStore:
             )
         return out
 
-    async def claim(self, event: ArticleParsed, fp: Fingerprint) -> Claim:
-        (result,) = await self.claim_many([(event, fp)])
-        if isinstance(result, Exception):
-            raise result
-        return result
-
     async def state_keys(self) -> int:
         """Keys of dedup state, from the per-generation counters the script keeps
         (a few GETs, never a SCAN)."""

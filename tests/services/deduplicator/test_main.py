@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 async def test_gauge_loop_reports_the_dedup_state_keys(redis: Redis) -> None:
     store = DedupStore(redis, window_days=14, bucket_bits=4)
     event = parsed(text(story(1)))
-    await store.claim(event, fingerprint(event.article.text))
+    (claim,) = await store.claim_many([(event, fingerprint(event.article.text))])
+    assert not isinstance(claim, Exception)
     stop = asyncio.Event()
     task = asyncio.ensure_future(state_gauge_loop(store)(stop))
     for _ in range(100):

@@ -12,7 +12,6 @@ from services.deduplicator.signature import (
     fingerprint,
     fingerprint_many,
     shingle_hashes,
-    sketch_similarity,
     token_hashes,
 )
 from tests.services.deduplicator.samples import WORDS, story, syndicated, text
@@ -57,22 +56,23 @@ def test_identical_texts_share_every_band_and_the_whole_sketch() -> None:
     body = text(story(1))
     a, b = fingerprint(body), fingerprint(body)
     assert a.bands == b.bands
-    assert sketch_similarity(a.sketch, b.sketch) == 1.0
+    assert a.sketch == b.sketch
     assert len(a.bands) == BANDS
 
 
-def test_syndicated_copy_estimates_high_similarity() -> None:
+# How similar two sketches are is estimated by dedup.lua: see test_store.py.
+
+
+def test_syndicated_copy_shares_a_band() -> None:
     paragraphs = story(2)
     a = fingerprint(text(paragraphs))
     b = fingerprint(syndicated(paragraphs))
-    assert sketch_similarity(a.sketch, b.sketch) > 0.6
     assert set(a.bands) & set(b.bands)
 
 
-def test_different_stories_estimate_low_similarity() -> None:
+def test_different_stories_share_no_band() -> None:
     a = fingerprint(text(story(3)))
     b = fingerprint(text(story(4)))
-    assert sketch_similarity(a.sketch, b.sketch) < 0.3
     assert not set(a.bands) & set(b.bands)
 
 

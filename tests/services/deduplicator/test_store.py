@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.deduplicator.policy import Decision
 from services.deduplicator.signature import fingerprint
-from services.deduplicator.store import DedupStore, pack_cluster, unpack_cluster
+from services.deduplicator.store import Claim, DedupStore, pack_cluster, unpack_cluster
 from shared.pipeline import streams
 from shared.pipeline.events import ArticleParsed
 from tests.services.deduplicator.samples import parsed, story, syndicated, text
@@ -28,8 +28,15 @@ def make_store(redis: Redis, *, now: float = NOW) -> DedupStore:
     return DedupStore(redis, window_days=WINDOW_DAYS, bucket_bits=4, now=now)
 
 
+async def claim_one(store: DedupStore, event: ArticleParsed) -> Claim:
+    (result,) = await store.claim_many([(event, fingerprint(event.article.text))])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 async def claim(store: DedupStore, event: ArticleParsed) -> tuple[Decision, str]:
-    result = await store.claim(event, fingerprint(event.article.text))
+    result = await claim_one(store, event)
     return result.decision, result.cluster_id
 
 
@@ -100,6 +107,26 @@ async def test_syndicated_copy_is_a_near_duplicate_of_the_first(redis: Redis) ->
     await claim(store, first)
     copy = parsed(syndicated(story(1)), url="https://b.example.org/2", feed_id="f2")
     assert await claim(store, copy) == (Decision.DUP_NEAR, first.article.article_id)
+
+
+async def test_syndicated_copy_scores_a_high_sketch_similarity(redis: Redis) -> None:
+    store = make_store(redis)
+    await claim(store, parsed(text(story(2)), url="https://a.example.org/2"))
+    copy = await claim_one(
+        store, parsed(syndicated(story(2)), url="https://b.example.org/2", feed_id="f2")
+    )
+    assert copy.decision is Decision.DUP_NEAR
+    assert 0.6 < copy.similarity < 1.0
+
+
+async def test_similarity_is_zero_for_a_new_article_and_one_for_an_exact_copy(redis: Redis) -> None:
+    store = make_store(redis)
+    first = await claim_one(store, parsed(text(story(3)), url="https://a.example.org/3"))
+    exact = await claim_one(
+        store, parsed(text(story(3)), url="https://b.example.org/3", feed_id="f2")
+    )
+    assert (first.decision, first.similarity) == (Decision.NEW, 0.0)
+    assert (exact.decision, exact.similarity) == (Decision.DUP_CONTENT, 1.0)
 
 
 async def test_copy_of_a_copy_joins_the_first_articles_cluster(redis: Redis) -> None:

@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.index.postgres import BODY_CHARS, TITLE_CHARS, tsvector_sql
 from shared.pipeline import stages, streams
 from shared.pipeline.events import Article, ArticleUnique, UniqueKind
 from tests.support.paths import REPO
@@ -380,12 +381,9 @@ async def run_ceiling(
             await conn.execute(
                 "INSERT INTO t SELECT * FROM unnest(%s::text[], %s::text[])", (titles, texts)
             )
-            config = "feedpipe_english"
+            tsv = tsvector_sql(config="'feedpipe_english'", body="body")
             started = time.perf_counter()
-            await conn.execute(
-                f"SELECT count(setweight(to_tsvector('{config}', title), 'A')"
-                f" || setweight(to_tsvector('{config}', body), 'B')) FROM t"
-            )
+            await conn.execute(f"SELECT count({tsv}) FROM t")
             elapsed = time.perf_counter() - started
         await drop_index(backend, url, args)
         return len(events) / elapsed
@@ -463,10 +461,6 @@ def run_fts_variant(
 # one transaction per batch with the server's default (synchronous) commit, as
 # the index does. The deployed schema is not touched.
 
-_TSV_SQL = (
-    "setweight(to_tsvector({c}, left(title, 2000)), 'A')"
-    " || setweight(to_tsvector({c}, left(body, 200000)), 'B')"
-)
 _ROWS = "unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS t(id, title, body, config)"
 _SCRATCH = "CREATE TABLE scratch (id text PRIMARY KEY, title text, body text, config regconfig{})"
 
@@ -513,7 +507,7 @@ PG_VARIANTS: list[PgVariant] = [
     PgVariant(
         "insert, generated to_tsvector column + GIN (as deployed)",
         "insert",
-        columns=", tsv tsvector GENERATED ALWAYS AS (" + _TSV_SQL.format(c="config") + ") STORED",
+        columns=", tsv tsvector GENERATED ALWAYS AS (" + tsvector_sql(body="body") + ") STORED",
         gin="",
         tsv="generated",
     ),
@@ -533,15 +527,17 @@ def _cpu_ticks(pid: int) -> float | None:
 
 def python_tsvector(title: str, body: str, language: str | None) -> str:
     """A tsvector literal built client-side: title terms weighted A, body terms B,
-    positions as ``setweight(..) || setweight(..)`` numbers them. The Analyzer
-    keeps stop words, which PostgreSQL's configurations drop."""
-    from shared.index.analysis import analyzer_for
+    positions as ``setweight(..) || setweight(..)`` numbers them. Terms are the
+    index's own (``shared.index.analysis``: lower-case, unaccent, the word
+    pattern, the Analyzer's cached stems); stop words are kept, which
+    PostgreSQL's configurations drop."""
+    from shared.index.analysis import WORD_RE, analyzer, config_for, unaccent
 
-    analyse = analyzer_for(language)
+    stem = analyzer(config_for(language)).stem
     positions: dict[str, list[str]] = {}
     offset = 0
-    for text, weight in ((title[:2000], "A"), (body[:200_000], "B")):
-        terms = analyse.terms(text)
+    for text, weight in ((title[:TITLE_CHARS], "A"), (body[:BODY_CHARS], "B")):
+        terms = [stem(word) for word in WORD_RE.findall(unaccent(text.lower()))]
         for k, term in enumerate(terms, start=offset + 1):
             spots = positions.setdefault(term, [])
             if len(spots) < 256:  # PostgreSQL keeps at most 256 positions per lexeme
@@ -571,7 +567,7 @@ def server_tsvectors(url: str, events: list[ArticleUnique], batch: int) -> list[
     with psycopg.connect(url, autocommit=True) as conn:
         for i in range(0, len(events), batch):
             cur = conn.execute(
-                f"SELECT ({_TSV_SQL.format(c='config::regconfig')})::text"
+                f"SELECT ({tsvector_sql(config='config::regconfig', body='body')})::text"
                 " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
                 " AS t(id, title, body, config, n) ORDER BY n",
                 _pg_columns(events[i : i + batch]),
@@ -625,7 +621,8 @@ def run_pg_variant(
                         if variant.analyse_config
                         else ("config::regconfig")
                     )
-                    conn.execute(f"SELECT count({_TSV_SQL.format(c=config)}) FROM {_ROWS}", params)
+                    tsv = tsvector_sql(config=config, body="body")
+                    conn.execute(f"SELECT count({tsv}) FROM {_ROWS}", params)
                 elif variant.tsv == "literal":
                     conn.execute(
                         "INSERT INTO scratch (id, title, body, config, tsv)"

@@ -27,7 +27,6 @@ ALLOWED_ATTRIBUTES: Final = {
     "blockquote": {"cite"},
     "q": {"cite"},
 }
-URL_ATTRIBUTES: Final = frozenset({"href", "src", "cite"})
 # Removed with everything inside: never article text.
 DROP_WITH_CONTENT: Final = frozenset(
     {"script", "style", "noscript", "iframe", "object", "embed", "svg", "math", "template"}

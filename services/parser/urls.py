@@ -1,8 +1,9 @@
 """Canonical article URLs and the article ids derived from them.
 
 The same story reaches us as ``HTTP://Example.com:80/a?utm_source=rss#top`` from
-one feed and ``http://example.com/a`` from another; every service that compares
-or stores URLs uses :func:`canonicalize_url` so both become one key.
+one feed and ``http://example.com/a`` from another; the parser passes every
+article URL through :func:`canonicalize_url`, so both become one key, and every
+later stage compares the canonical URL and the article id derived from it.
 
 w3lib does the heavy, standards-sensitive part (percent-encoding per RFC 3986,
 IDNA hosts, sorted query, no fragment); what it leaves to us is the policy:

@@ -57,12 +57,13 @@ def unaccent(text: str) -> str:
 
 
 class Analyzer:
-    """Maps text to index terms for one configuration.
+    """Stems words for one configuration. Used at query time only: the SQLite
+    backend expands a query word into the indexed words of the same stem
+    (PostgreSQL stems in the database, with its own dictionaries).
 
-    Lower-casing, NFKD and tokenising run over the whole text in C; stems come
-    from a plain dict (news reuse a small vocabulary), which is twice as fast
-    as PyStemmer's own cache. This runs on every indexed article and sets the
-    SQLite indexing speed.
+    Stems come from a plain dict in front of PyStemmer (news reuse a small
+    vocabulary, and a dict lookup is several times cheaper than PyStemmer's
+    own cached ``stemWord``), cleared when it reaches ``_STEM_CACHE`` words.
     """
 
     def __init__(self, config: str) -> None:
@@ -70,32 +71,14 @@ class Analyzer:
         self._stemmer = None if config == SIMPLE else Stemmer.Stemmer(config)
         self._cache: dict[str, str] = {}
 
-    def terms(self, text: str) -> list[str]:
-        words: list[str] = WORD_RE.findall(unaccent(text.lower()))
-        stemmer = self._stemmer
-        if stemmer is None:
-            return words
-        cache = self._cache
-        if len(cache) > _STEM_CACHE:
-            cache.clear()
-        get = cache.get
-        terms = [get(w) for w in words]
-        if None in terms:
-            for i, term in enumerate(terms):
-                if term is None:
-                    word = words[i]
-                    terms[i] = cache[word] = stemmer.stemWord(word)
-        return terms  # type: ignore[return-value]  # every None was replaced
-
-    def analyse(self, text: str) -> str:
-        return " ".join(self.terms(text))
-
     def stem(self, folded_word: str) -> str:
         """The term of one word already lower-cased and unaccented."""
         if self._stemmer is None:
             return folded_word
         term = self._cache.get(folded_word)
         if term is None:
+            if len(self._cache) >= _STEM_CACHE:
+                self._cache.clear()
             term = self._cache[folded_word] = self._stemmer.stemWord(folded_word)
         return term
 
@@ -108,7 +91,3 @@ def analyzer(config: str) -> Analyzer:
     if found is None:
         found = _ANALYZERS[config] = Analyzer(config)
     return found
-
-
-def analyzer_for(language: str | None) -> Analyzer:
-    return analyzer(config_for(language))

@@ -28,7 +28,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.index.analysis import LANGUAGES, SIMPLE, config_for, normalise_language
+from shared.index.analysis import ALL_CONFIGS, SIMPLE, config_for, normalise_language
 from shared.index.base import DEFAULT_LIMIT, RECENCY_SCALE_S, Index
 from shared.index.models import ArticleRecord, IndexStats, SearchHit, SearchPage
 from shared.index.query import Clause, ParsedQuery, parse_query
@@ -49,11 +49,24 @@ HEADLINE_OPTIONS = (
 # this machine, times 20 hits): it gets the lead of the article only.
 HEADLINE_CHARS = 3_000
 CONFIGS_TTL_S = 30.0
+# How much of the title and of the body the tsv column indexes (tsvector_sql).
+# They are part of the V1 schema: a database keeps the expression it was
+# created with, so changing them takes a migration that redefines the column.
 TITLE_CHARS = 2_000
 # tsvector positions stop at 16,383 and a tsvector is capped at 1 MB.
 BODY_CHARS = 200_000
 
-CONFIGS: dict[str, str] = {name: f"feedpipe_{name}" for name in (*LANGUAGES.values(), SIMPLE)}
+CONFIGS: dict[str, str] = {name: f"feedpipe_{name}" for name in ALL_CONFIGS}
+
+
+def tsvector_sql(*, config: str = "config", title: str = "title", body: str = "text") -> str:
+    """The SQL expression of the ``articles.tsv`` column: the title weighted A,
+    the body B, each cut to its limit, under the text search configuration
+    ``config``. The arguments are SQL expressions (column names by default)."""
+    return (
+        f"setweight(to_tsvector({config}, left({title}, {TITLE_CHARS})), 'A')"
+        f" || setweight(to_tsvector({config}, left({body}, {BODY_CHARS})), 'B')"
+    )
 
 
 def _config_sql(name: str, *, unaccent: bool) -> list[str]:
@@ -86,10 +99,9 @@ V1 = [
         fetched_at timestamptz NOT NULL,
         indexed_at timestamptz NOT NULL DEFAULT now(),
         content_hash text NOT NULL,
-        tsv tsvector GENERATED ALWAYS AS (
-            setweight(to_tsvector(config, left(title, 2000)), 'A')
-            || setweight(to_tsvector(config, left(text, 200000)), 'B')
-        ) STORED
+        tsv tsvector GENERATED ALWAYS AS ("""
+    + tsvector_sql()
+    + """) STORED
     )""",
     "CREATE INDEX articles_tsv ON articles USING gin (tsv)",
     "CREATE INDEX articles_feed_id ON articles (feed_id)",

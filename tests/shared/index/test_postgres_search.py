@@ -8,7 +8,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from shared.index.postgres import PostgresIndex
+from shared.index.postgres import BODY_CHARS, TITLE_CHARS, PostgresIndex, tsvector_sql
 from tests.shared.index.conftest import EventFactory
 
 pytestmark = pytest.mark.integration
@@ -60,3 +60,19 @@ async def test_a_page_past_the_window_widens_it(
         3,
         [("mid", "http://127.0.0.1/mid")],
     )
+
+
+async def test_stored_tsvector_is_what_tsvector_sql_computes(
+    small_window: PostgresIndex, event: EventFactory, postgres_url: str
+) -> None:
+    # Benchmarks compute tsvectors with tsvector_sql(); they must equal the column's.
+    long_body = "glacier " * (BODY_CHARS // 8 + 50)
+    await small_window.apply([event("long", title="T" * (TITLE_CHARS + 10), text=long_body)])
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        row = await (
+            await conn.execute(f"SELECT tsv = ({tsvector_sql()}), tsv FROM articles")
+        ).fetchone()
+    assert row is not None
+    same, tsv = row
+    assert same
+    assert "'glacier':" in tsv

@@ -1,12 +1,19 @@
-# syntax=docker/dockerfile:1.7
 # One image for every feedpipe service; the command picks the service:
 #   docker run feedpipe:0.1.0 run parser
 # Stage 1 resolves the locked dependencies with uv (no compiler needed: every
 # dependency ships a manylinux wheel); stage 2 copies only the virtualenv.
+#
+# No `# syntax=` line: Docker's built-in Dockerfile frontend handles
+# `RUN --mount`, so a build needs no frontend image from a registry. Both base
+# images are build arguments, so that a machine without registry access can
+# build with local stand-ins (the CI container test does: tests/container/):
+#   docker build --build-arg PYTHON_IMAGE=... --build-arg UV_IMAGE=... .
+# UV_IMAGE must hold the uv binary at /uv, as the upstream image does.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
 COPY --from=uv /uv /usr/local/bin/uv

@@ -21,29 +21,24 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis as redis_sync
 import yaml
 
 from shared.pipeline import stages, streams
-from tests.deploy.tools import (
-    DEPLOY,
-    REPO,
-    RULE_FILES,
-    alert_rules,
-    metric_names,
-    panel_queries,
-    recording_rules,
-    require_binary,
-    skip_or_fail,
-    substitute,
+from tests.deploy.live import (
+    Prometheus,
+    empty_queries,
+    http_get,
+    prometheus_config,
+    rule_problems,
+    targets_down,
+    wait_http,
 )
+from tests.deploy.tools import DEPLOY, REPO, RULE_FILES, require_binary, skip_or_fail
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -51,24 +46,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SERVICES = stages.names(stages.SERVICES)
 DATA_TIMEOUT_S = 150
 FEEDS = ("harbour.rss", "science.atom", "quartier.json", "gone.xml")
-
-
-def http_get(url: str, *, timeout: float = 5) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return bytes(resp.read())
-
-
-def wait_http(url: str, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{url}: process exited with {proc.returncode}")
-        try:
-            http_get(url, timeout=2)
-            return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
 class Processes:
@@ -103,37 +80,10 @@ class Processes:
                 proc.wait()
 
 
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        data = urllib.parse.urlencode({"query": expr}).encode()
-        req = urllib.request.Request(f"{self.url}/api/v1/query", data=data)
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = yaml.safe_load(resp.read())  # JSON is YAML
-        assert body["status"] == "success", body
-        return list(body["data"]["result"])
-
-    def api(self, path: str) -> Any:
-        return yaml.safe_load(http_get(f"{self.url}{path}"))["data"]
-
-
 def services_available() -> None:
     missing = [s for s in SERVICES if importlib.util.find_spec(f"services.{s}.main") is None]
     if missing:
         skip_or_fail(f"services not implemented yet: {', '.join(missing)}")
-
-
-def prometheus_config(targets: dict[str, str]) -> dict[str, Any]:
-    return {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(p) for p in RULE_FILES],
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in targets.items()
-        ],
-    }
 
 
 @pytest.fixture
@@ -183,7 +133,7 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
 
         prom_port = free_port()
         config = tmp_path / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(targets)))
+        config.write_text(yaml.safe_dump(prometheus_config(targets, [str(p) for p in RULE_FILES])))
         prom = procs.start(
             "prometheus",
             [prometheus_bin, f"--config.file={config}",
@@ -192,25 +142,23 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
             dict(os.environ),
         )  # fmt: skip
 
-        wait_http(f"{site}/healthz", timeout=60, proc=feedserver)
+        wait_http(f"{site}/healthz", timeout=60, alive=lambda: feedserver.poll() is None)
         assert importer.wait(timeout=120) == 0, procs.tail()
         for service, target in targets.items():
-            wait_http(f"http://{target}/healthz", timeout=120, proc=procs.procs[service])
+            proc = procs.procs[service]
+            wait_http(
+                f"http://{target}/healthz", timeout=120, alive=lambda p=proc: p.poll() is None
+            )
         # A garbage entry for the parser (its group exists once it is healthy):
         # it must end up as a dead letter.
         client = redis_sync.Redis.from_url(redis_url)
         client.xadd(streams.FETCHED, {streams.DATA_FIELD: b'{"not": "an event"}'})
         client.close()
-        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", timeout=60, proc=prom)
-        yield Prometheus(f"http://127.0.0.1:{prom_port}"), procs, targets["api"]
+        prom_url = f"http://127.0.0.1:{prom_port}"
+        wait_http(f"{prom_url}/-/ready", timeout=60, alive=lambda: prom.poll() is None)
+        yield Prometheus(prom_url), procs, targets["api"]
     finally:
         procs.stop_all()
-
-
-def empty_queries(prom: Prometheus) -> list[str]:
-    exprs = [substitute(e) for _, _, e in panel_queries()]
-    exprs += [r["record"] for r in recording_rules()]
-    return [e for e in exprs if not prom.query(e)]
 
 
 def test_every_dashboard_query_and_rule_returns_data_after_an_ingest_run(
@@ -229,19 +177,8 @@ def test_every_dashboard_query_and_rule_returns_data_after_an_ingest_run(
         time.sleep(1.5)
     assert not empty, "queries without data:\n" + "\n".join(empty) + "\n" + procs.tail()
 
-    down = [r["metric"] for r in prom.query("up == 0")]
+    down = targets_down(prom)
     assert not down, f"targets down: {down}\n{procs.tail()}"
-
-    # Every rule evaluates without error...
-    groups = prom.api("/api/v1/rules")["groups"]
-    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"]]
-    assert [b for b in broken if b[1]] == []
-    assert len(broken) == len(recording_rules()) + len(alert_rules())
-
-    # ...and an alert either returns data (pending or firing) or stays quiet
-    # while every series it reads exists: it does not fire for lack of input.
-    for rule in alert_rules():
-        if prom.query(rule["expr"]):
-            continue
-        for name in metric_names(rule["expr"]):
-            assert prom.query(name), f"{rule['alert']}: no series {name}"
+    # Every rule evaluates without error, and an alert either returns data
+    # (pending or firing) or stays quiet while every series it reads exists.
+    assert rule_problems(prom) == []

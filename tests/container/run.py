@@ -101,7 +101,11 @@ class Steps:
     def step(self, name: str) -> Iterator[None]:
         print(f"container-test: {name} ...", flush=True)
         begun = time.monotonic()
-        yield
+        try:
+            yield
+        except BaseException:
+            print(f"container-test: {name}: FAILED after {time.monotonic() - begun:.1f} s")
+            raise
         took = time.monotonic() - begun
         self.times.append((name, took))
         self.passed += 1
@@ -222,8 +226,9 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def check_image(docker: Docker, ref: str) -> str:
-    """Non-root, a healthcheck, no build tools, `--help` works; returns the size."""
+def check_image(docker: Docker, ref: str, *, base: str) -> str:
+    """Non-root, a healthcheck, no build tools, `--help` works; returns the
+    image's size and how much of it is feedpipe's own (above the Python base)."""
     config = docker.inspect(ref)["Config"]
     user = config.get("User") or "root"
     if user in {"root", "0"} or user.startswith("0:"):
@@ -238,7 +243,8 @@ def check_image(docker: Docker, ref: str) -> str:
     if "Usage" not in usage:
         raise Failed(f"{ref} --help printed no usage:\n{usage}")
     size = int(docker.inspect(ref)["Size"])
-    return f"{size / 1e6:.0f} MB"
+    own = size - int(docker.inspect(base)["Size"])
+    return f"{size / 1e6:.0f} MB, of which {own / 1e6:.0f} MB above the Python base image"
 
 
 def load_feedserver() -> ModuleType:
@@ -303,7 +309,7 @@ def run(cache_dir: Path, timing: Timing, steps: Steps) -> None:
             )  # fmt: skip
 
         with steps.step("image: non-root, healthcheck, no build tools, --help"):
-            size = check_image(docker, image)
+            size = check_image(docker, image, base=standins["python"])
             print(f"container-test: image {image} size {size}")
 
         ports = Ports.allocate(free_port)

@@ -27,7 +27,7 @@ from tests.container.plan import (
     overlay_variables,
     scrape_targets,
 )
-from tests.deploy.tools import COMPOSE_FILE, DEPLOY, REPO
+from tests.deploy.tools import COMPOSE_FILE, DEPLOY
 
 OVERLAY = DEPLOY / "compose" / "ci-host-network.yml"
 SITE = "http://127.0.0.1:8123"
@@ -114,21 +114,6 @@ def test_derived_compose_file_drops_only_the_name_and_published_ports(
     assert set(derived) == set(production) - {"name"}
     for name, service in production["services"].items():
         assert derived["services"][name] == {k: v for k, v in service.items() if k != "ports"}
-
-
-def test_dockerfile_takes_both_base_images_as_build_arguments() -> None:
-    text = (REPO / "Dockerfile").read_text()
-    args = dockerfile_args(text)
-    assert args["PYTHON_IMAGE"].startswith("python:3.11")
-    assert args["UV_IMAGE"].startswith("ghcr.io/astral-sh/uv:")
-    assert "FROM ${UV_IMAGE} AS uv" in text
-    assert "FROM ${PYTHON_IMAGE} AS build" in text
-    assert "FROM ${PYTHON_IMAGE} AS runtime" in text
-
-
-def test_dockerfile_needs_no_frontend_image() -> None:
-    first = (REPO / "Dockerfile").read_text().splitlines()[0]
-    assert not first.lower().startswith("# syntax")
 
 
 def test_dockerfile_args_reads_defaults_only() -> None:

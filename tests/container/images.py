@@ -135,3 +135,13 @@ def build(
         "--file", str(dockerfile), "--tag", ref, str(context),
         log=log,
     )  # fmt: skip
+
+
+def prune_stale(docker: Docker, *, keep: set[str]) -> list[str]:
+    """Remove base and stand-in images of earlier inputs from the cache."""
+    listed = docker.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "feedpipe-ci/*")
+    stale = sorted(set(listed.split()) - keep)
+    if stale:
+        docker.run("image", "rm", *stale)
+        docker.run("image", "prune", "--force")
+    return stale

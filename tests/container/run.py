@@ -46,7 +46,7 @@ import yaml
 from services.cli.embedded import free_port
 from shared.pipeline import streams
 from tests.container.engine import COMPOSE_CLI, Docker, Engine
-from tests.container.images import REPO, build, build_base, build_standins
+from tests.container.images import REPO, build, build_base, build_standins, prune_stale
 from tests.container.plan import (
     DEMO_FEEDS,
     ONE_SHOT,
@@ -298,6 +298,9 @@ def run(cache_dir: Path, timing: Timing, steps: Steps) -> None:
         args = dockerfile_args(dockerfile)
         with steps.step("stand-in images (python, uv, redis, postgres, prometheus)"):
             standins = build_standins(docker, base, uv_version=image_tag(args["UV_IMAGE"]))
+            removed = prune_stale(docker, keep={base, *standins.values()})
+            if removed:
+                print(f"container-test: removed stale images {removed}")
 
         production = yaml.safe_load((REPO / "docker-compose.yml").read_text())
         image = str(production["services"]["api"]["image"])
@@ -319,7 +322,7 @@ def run(cache_dir: Path, timing: Timing, steps: Steps) -> None:
         with steps.step("compose up: a healthy stack"):
             up = True
             stack.compose("--compatibility", "up", "--detach", "--no-build", *STACK)
-            wait_for("every service healthy", lambda: not stack.unhealthy() or None, timeout=240)
+            wait_healthy(stack)
             no_bridge(docker, links_before)
             print(f"container-test: healthy stack after {steps.total():.1f} s from the start")
 
@@ -361,6 +364,19 @@ def run(cache_dir: Path, timing: Timing, steps: Steps) -> None:
         raise Failed(f"network interfaces left: {sorted(link_names() - links_before)}")
     print(steps.summary())
     print(f"container-test: {steps.passed} passed, 0 failed")
+
+
+def wait_healthy(stack: Stack) -> None:
+    waiting: list[str] = []
+
+    def healthy() -> bool:
+        waiting[:] = stack.unhealthy()
+        return not waiting
+
+    try:
+        wait_for("every service healthy", healthy, timeout=240)
+    except Failed:
+        raise Failed(f"services not healthy: {', '.join(waiting)}") from None
 
 
 def write_ci_files(ci_dir: Path, ports: Ports) -> None:
@@ -460,22 +476,20 @@ def check_prometheus(stack: Stack) -> None:
         return healthy == jobs and not targets_down(prom)
 
     wait_for("every Prometheus target up", all_up, timeout=60)
-    empty: list[str] = []
+    problems: list[str] = []
 
-    def queries_have_data() -> bool:
-        nonlocal empty
+    def queries_and_rules_have_data() -> bool:
+        # The dead letter and the first scrapes after the restarts take a few
+        # seconds to show: the checks are repeated until they all pass.
         with contextlib.suppress(OSError):
             stack.search("harbour")  # feeds the API's panels
-        empty = empty_queries(prom)
-        return not empty
+        problems[:] = [f"no data: {q}" for q in empty_queries(prom)] + rule_problems(prom)
+        return not problems
 
     try:
-        wait_for("every panel query and recording rule with data", queries_have_data, timeout=150)
+        wait_for("queries and rules", queries_and_rules_have_data, timeout=150)
     except Failed:
-        raise Failed("queries without data:\n" + "\n".join(empty)) from None
-    problems = rule_problems(prom)
-    if problems:
-        raise Failed("rules:\n" + "\n".join(problems))
+        raise Failed("Prometheus:\n" + "\n".join(problems)) from None
 
 
 def check_nothing_left(docker: Docker, links_before: set[str]) -> None:
@@ -511,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             run(args.cache_dir, Timing(), steps)
-        except (Failed, subprocess.CalledProcessError, RuntimeError, KeyboardInterrupt) as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             print(f"container-test: FAILED: {exc}", file=sys.stderr)
             print(steps.summary())
             print(f"container-test: {steps.passed} passed, 1 failed")

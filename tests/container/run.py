@@ -37,13 +37,12 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import redis as redis_sync
 import yaml
 
-from services.cli.embedded import free_port
 from shared.pipeline import streams
 from tests.container.engine import COMPOSE_CLI, Docker, Engine
 from tests.container.images import REPO, build, build_base, build_standins, prune_stale
@@ -75,6 +74,8 @@ from tests.deploy.live import (
     targets_down,
 )
 from tests.deploy.tools import load_script
+from tests.support import processes
+from tests.support.ports import free_port
 
 OVERLAY = REPO / "deploy" / "compose" / "ci-host-network.yml"
 DEFAULT_CACHE = Path("/var/cache/feedpipe-ci")
@@ -82,7 +83,6 @@ DEFAULT_CACHE = Path("/var/cache/feedpipe-ci")
 PACKAGES = {"dockerd": "docker.io", COMPOSE_CLI: "docker-compose", "debootstrap": "debootstrap"}
 # Tools that must not be in the final image.
 BUILD_TOOLS = ("uv", "gcc", "cc", "g++", "make")
-T = TypeVar("T")
 
 
 class Failed(AssertionError):
@@ -119,19 +119,12 @@ class Steps:
         return "\n".join(["container-test: step times", *lines, f"  {self.total():6.1f} s  total"])
 
 
-def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every: float = 1) -> T:
-    """Poll ``probe`` until it returns something other than None (or False)."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-        except (OSError, psycopg.Error, redis_sync.RedisError) as exc:
-            last_error, result = exc, None
-        if result is not None and result is not False:
-            return result
-        time.sleep(every)
-    raise Failed(f"{what}: not within {timeout:.0f} s" + (f" ({last_error})" if last_error else ""))
+def wait_until(what: str, predicate: Callable[[], bool], *, timeout: float) -> None:
+    """Check ``predicate`` every second (an exception counts as not yet)."""
+    try:
+        processes.wait_for(predicate, timeout=timeout, what=what, interval=1)
+    except TimeoutError as exc:
+        raise Failed(str(exc)) from None
 
 
 def link_names() -> set[str]:
@@ -188,12 +181,13 @@ class Stack:
             state = containers.get(name, {}).get("State", {})
             if name in ONE_SHOT:
                 done = state.get("Status") == "exited" and state.get("ExitCode") == 0
-                if state.get("Status") == "exited" and state.get("ExitCode") != 0:
-                    raise Failed(f"{name} exited with {state.get('ExitCode')}")
             else:
                 done = state.get("Health", {}).get("Status") == "healthy"
             if not done:
-                waiting.append(f"{name} ({state.get('Status', 'missing')})")
+                status = state.get("Status", "missing")
+                if status == "exited":
+                    status += f" with {state.get('ExitCode')}"
+                waiting.append(f"{name} ({status})")
         return waiting
 
     def indexed_urls(self) -> set[str]:
@@ -374,7 +368,7 @@ def wait_healthy(stack: Stack) -> None:
         return not waiting
 
     try:
-        wait_for("every service healthy", healthy, timeout=240)
+        wait_until("every service healthy", healthy, timeout=240)
     except Failed:
         raise Failed(f"services not healthy: {', '.join(waiting)}") from None
 
@@ -402,22 +396,28 @@ def check_flow(stack: Stack, slugs: set[str]) -> int:
     """Every fixed demo story reaches PostgreSQL and /search; returns the oldest
     bulletin indexed (the first poll's window starts there)."""
 
-    def first_bulletin() -> int | None:
+    first: list[int] = []
+
+    def every_story_indexed() -> bool:
         indexed = stack.indexed_urls()
         numbers = [n for u in indexed if (n := bulletin_number(u, stack.site)) is not None]
-        if not numbers or not all(article_url(stack.site, s) in indexed for s in slugs):
-            return None
-        return min(numbers)
+        if numbers and all(article_url(stack.site, s) in indexed for s in slugs):
+            first[:] = [min(numbers)]
+        return bool(first)
 
-    first = wait_for("every demo story in PostgreSQL", first_bulletin, timeout=120)
-    hits = wait_for(
-        "a search hit through the API", lambda: stack.search("kelp forest") or None, timeout=30
-    )
+    wait_until("every demo story in PostgreSQL", every_story_indexed, timeout=120)
+    hits: list[dict[str, Any]] = []
+
+    def found() -> bool:
+        hits[:] = stack.search("kelp forest")
+        return bool(hits)
+
+    wait_until("a search hit through the API", found, timeout=30)
     if not any(h["url"].endswith("/articles/kelp-survey.html") for h in hits):
         raise Failed(f"search for 'kelp forest' missed the kelp story: {hits}")
     count = stack.article_count()
-    print(f"container-test: {count} articles indexed, first bulletin {first}")
-    return first
+    print(f"container-test: {count} articles indexed, first bulletin {first[0]}")
+    return first[0]
 
 
 def check_crash_recovery(stack: Stack, slugs: set[str], first: int, timing: Timing) -> None:
@@ -435,7 +435,7 @@ def check_crash_recovery(stack: Stack, slugs: set[str], first: int, timing: Timi
             for n in WORKERS
         )
 
-    wait_for("every killed worker restarted and healthy", restarted, timeout=120)
+    wait_until("every killed worker restarted and healthy", restarted, timeout=120)
     # Every bulletin published up to now, including while the workers were
     # down, must arrive; none may be lost.
     last = int(time.time() // timing.new_every)
@@ -450,7 +450,7 @@ def check_crash_recovery(stack: Stack, slugs: set[str], first: int, timing: Timi
         return not result.missing and not result.unknown
 
     try:
-        wait_for("every published article indexed after the restarts", complete, timeout=90)
+        wait_until("every published article indexed after the restarts", complete, timeout=90)
     except Failed:
         raise Failed(f"articles after the restarts: {result}") from None
     count_after = stack.article_count()
@@ -475,7 +475,7 @@ def check_prometheus(stack: Stack) -> None:
         healthy = {t["labels"]["job"] for t in active if t["health"] == "up"}
         return healthy == jobs and not targets_down(prom)
 
-    wait_for("every Prometheus target up", all_up, timeout=60)
+    wait_until("every Prometheus target up", all_up, timeout=60)
     problems: list[str] = []
 
     def queries_and_rules_have_data() -> bool:
@@ -487,7 +487,7 @@ def check_prometheus(stack: Stack) -> None:
         return not problems
 
     try:
-        wait_for("queries and rules", queries_and_rules_have_data, timeout=150)
+        wait_until("queries and rules", queries_and_rules_have_data, timeout=150)
     except Failed:
         raise Failed("Prometheus:\n" + "\n".join(problems)) from None
 

@@ -22,6 +22,10 @@ from services.parser.dates import to_utc
 
 @dataclass(frozen=True, slots=True)
 class PageContent:
+    """What an article page gave: its main text and metadata, and ``url``, the
+    URL it was fetched from (after redirects), against which its claimed
+    ``canonical_url`` (rel=canonical or og:url) is judged."""
+
     text: str
     html: str
     canonical_url: str | None
@@ -30,6 +34,7 @@ class PageContent:
     published: datetime | None
     language: str | None
     authors: list[str]
+    url: str
 
 
 def text_to_html(text: str) -> str:
@@ -73,7 +78,8 @@ def _extract(page: bytes | str, url: str, favor_precision: bool) -> Document | N
 def extract_page(
     page: bytes | str, *, url: str, favor_precision: bool = True
 ) -> PageContent | None:
-    """Main content of an article page, or None when nothing usable was found.
+    """Main content of the article page fetched from ``url`` (after
+    redirects), or None when nothing usable was found.
 
     With ``favor_precision`` a page where the strict pass keeps nothing is
     extracted once more without it (about 2 % of the evaluation pages), rather
@@ -97,4 +103,5 @@ def extract_page(
         published=to_utc(doc.date) if doc.date else None,
         language=doc.language or None,
         authors=authors,
+        url=url,
     )

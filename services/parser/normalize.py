@@ -23,6 +23,7 @@ from services.parser.formats import ParsedFeed, RawEntry
 from services.parser.html import html_to_text, inline_text, sanitize_html, text_of_clean_html
 from services.parser.language import choose_language
 from services.parser.urls import article_id_for, canonicalize_url
+from shared.fetch.domains import same_site
 from shared.pipeline.events import Article, Enclosure
 
 # Below this many characters of text an entry is a teaser: in ``auto`` mode
@@ -72,24 +73,39 @@ def entry_identity(entry: RawEntry, *, base_url: str) -> tuple[str | None, str |
     return url, guid
 
 
-def _honoured_canonical(canonical: str, *, entry_url: str | None, base_url: str) -> str | None:
-    """The page's rel=canonical, unless it points at a site's home page while
-    the entry links to an article (a common CMS misconfiguration that would
-    merge every article of the site into one)."""
-    resolved = canonicalize_url(canonical, base=entry_url or base_url)
-    if resolved is None:
-        return entry_url
-    if (
-        entry_url
-        and urlsplit(resolved).path in ("", "/")
-        and urlsplit(entry_url).path
-        not in (
-            "",
-            "/",
-        )
-    ):
-        return entry_url
-    return resolved
+def article_url(
+    entry_url: str | None, *, page: PageContent | None, pinned_url: str | None = None
+) -> tuple[str | None, str | None]:
+    """(the article's URL, a canonical URL the page claimed and was refused).
+
+    * ``pinned_url``, the URL this entry's article was already published
+      under, keeps it there: a later version (a changed entry, a page that
+      arrived late) updates that article instead of starting another;
+    * else the page's canonical URL (``<link rel=canonical>`` or ``og:url``,
+      whichever trafilatura reports) replaces the entry's link only when it is
+      on the same registrable domain as the URL the page was fetched from,
+      after redirects. Any page can claim any URL: honouring a foreign one
+      would let it take over another publisher's article (its id, its
+      duplicates, its updates). A refused claim is returned for the record;
+    * a canonical URL naming a site's home page while the entry links to an
+      article is ignored (a common CMS misconfiguration that would merge every
+      article of the site into one).
+    """
+    kept = pinned_url or entry_url
+    if page is None or not page.canonical_url:
+        return kept, None
+    claimed = canonicalize_url(page.canonical_url, base=page.url)
+    if claimed is None or claimed == entry_url:
+        return kept, None
+    if not same_site(claimed, page.url):
+        return kept, claimed
+    if pinned_url or (entry_url and _is_home(claimed) and not _is_home(entry_url)):
+        return kept, None
+    return claimed, None
+
+
+def _is_home(url: str) -> bool:
+    return urlsplit(url).path in ("", "/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +147,19 @@ def build_article(
     page: PageContent | None = None,
     identity: tuple[str | None, str | None] | None = None,
     content: EntryContent | None = None,
+    pinned_url: str | None = None,
 ) -> Article:
     """One canonical article. Dates fall back published -> updated -> page and
     are never invented: without any, ``date_source`` says "missing".
 
     ``identity`` and ``content`` are what :func:`entry_identity` and
     :func:`entry_content` return, computed here when not given. ``content`` is
-    made again only when a page's canonical URL moved the article, so that its
-    relative links resolve against the new URL.
+    made again only when the article's URL is not the entry's (a canonical URL
+    from the page, a pinned URL), so that its relative links resolve against it.
+    The article's URL follows :func:`article_url` (``pinned_url`` is explained there).
     """
     url, guid = identity or entry_identity(entry, base_url=base_url)
-    if page is not None and page.canonical_url:
-        url = _honoured_canonical(page.canonical_url, entry_url=url, base_url=base_url)
+    url, refused_canonical = article_url(url, page=page, pinned_url=pinned_url)
     if url is None and not guid:
         # Neither link nor GUID: identify the entry by what it says, so a
         # re-poll of the same entry maps to the same article.
@@ -213,4 +230,5 @@ def build_article(
         source_format=feed.format,
         fetched_at=fetched_at,
         content_source=content_source,
+        claimed_canonical_url=refused_canonical,
     )

@@ -87,6 +87,12 @@ class Article(BaseModel):
     source_format: str = ""
     fetched_at: datetime
     content_source: Literal["feed", "page"] = "feed"
+    claimed_canonical_url: str | None = Field(
+        default=None,
+        description="A canonical URL (rel=canonical or og:url) the article page declared on"
+        " another registrable domain than the one it was fetched from: recorded, not honoured"
+        " (the article keeps its feed link and the id derived from it).",
+    )
 
 
 class ArticleParsed(_Event):

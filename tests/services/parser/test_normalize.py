@@ -34,6 +34,7 @@ def page(**kw) -> PageContent:
         published=None,
         language=None,
         authors=[],
+        url="https://x.org/a/1",
     )
     values.update(kw)
     return PageContent(**values)
@@ -201,7 +202,7 @@ def test_content_made_before_the_page_gives_the_same_article_when_the_page_moves
     entry = RawEntry(
         link="https://x.org/a/1", summary_html='See &lt;a href="/more"&gt;this&lt;/a&gt; story.'
     )
-    moved = page(canonical_url="https://y.org/b/2")
+    moved = page(canonical_url="https://www.x.org/b/2")
     early = entry_content(entry, link_base="https://x.org/a/1")
     article = build_article(
         entry,
@@ -214,4 +215,79 @@ def test_content_made_before_the_page_gives_the_same_article_when_the_page_moves
         content=early,
     )
     assert article == build(entry, page=moved)
-    assert "https://y.org/more" in article.summary
+    assert "https://www.x.org/more" in article.summary
+
+
+def test_canonical_on_another_site_is_refused_and_recorded():
+    article = build(
+        RawEntry(link="https://x.org/2025/story", summary_html="Teaser"),
+        page=page(url="https://x.org/2025/story", canonical_url="https://y.org/their/story"),
+    )
+    assert article.url == "https://x.org/2025/story"
+    assert article.article_id == article_id_for(url=article.url, feed_id="", guid=None)
+    assert article.claimed_canonical_url == "https://y.org/their/story"
+    assert article.content_source == "page"
+
+
+def test_canonical_on_another_host_of_the_same_site_is_honoured():
+    article = build(
+        RawEntry(link="https://x.org/2025/story?utm_source=rss"),
+        page=page(url="https://x.org/2025/story", canonical_url="https://www.x.org/2025/story"),
+    )
+    assert article.url == "https://www.x.org/2025/story"
+    assert article.claimed_canonical_url is None
+
+
+def test_canonical_is_judged_against_the_url_the_page_was_fetched_from():
+    # The feed links through a redirector; the fetch ended on the publisher's
+    # site, whose page names itself.
+    article = build(
+        RawEntry(link="https://feeds.redirector.example/~r/x/123"),
+        page=page(url="https://www.x.org/2025/story", canonical_url="https://x.org/2025/story"),
+    )
+    assert article.url == "https://x.org/2025/story"
+
+
+def test_canonical_on_a_sibling_private_suffix_site_is_refused():
+    article = build(
+        RawEntry(link="https://alice.github.io/post"),
+        page=page(url="https://alice.github.io/post", canonical_url="https://bob.github.io/post"),
+    )
+    assert article.url == "https://alice.github.io/post"
+    assert article.claimed_canonical_url == "https://bob.github.io/post"
+
+
+def test_pinned_url_keeps_the_article_where_it_was_published():
+    article = build_article(
+        RawEntry(link="https://x.org/2025/story", summary_html="Teaser"),
+        feed=FEED,
+        feed_id="feed1",
+        feed_url="https://news.example.com/rss",
+        base_url="https://news.example.com/rss",
+        fetched_at=FETCHED,
+        page=page(url="https://x.org/2025/story", canonical_url="https://x.org/2025/moved"),
+        pinned_url="https://x.org/2025/story",
+    )
+    assert article.url == "https://x.org/2025/story"
+    assert article.content_source == "page"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<link rel="canonical" href="https://other.example/taken">',
+        '<meta property="og:url" content="https://other.example/taken">',
+    ],
+)
+def test_foreign_canonical_of_a_real_page_is_refused(head):
+    from services.parser.extract import extract_page
+    from tests.services.parser.pages import article_page
+
+    html = article_page(canonical="https://gazette.example/2025/lighthouse").replace(
+        '<link rel="canonical" href="https://gazette.example/2025/lighthouse">', head
+    )
+    extracted = extract_page(html, url="https://gazette.example/2025/lighthouse")
+    assert extracted is not None
+    article = build(RawEntry(link="https://gazette.example/2025/lighthouse"), page=extracted)
+    assert article.url == "https://gazette.example/2025/lighthouse"
+    assert article.claimed_canonical_url == "https://other.example/taken"

@@ -64,8 +64,23 @@ ENTRIES_PARSED = Counter(
     "feedpipe_entries_parsed_total", "Feed entries turned into articles.", ["format"]
 )
 PARSE_ERRORS = Counter("feedpipe_parse_errors_total", "Feeds or entries rejected.", ["reason"])
+PARSE_WARNINGS = Counter(
+    "feedpipe_parse_warnings_total",
+    "Feed documents read despite a problem, by reason (recovered: not well-formed XML read in"
+    " recovery mode, its surviving entries kept).",
+    ["reason"],
+)
 ARTICLE_FETCHES = Counter(
     "feedpipe_article_fetches_total", "Article page fetches by result.", ["result"]
+)
+ARTICLE_PAGES = Counter(
+    "feedpipe_article_pages_total",
+    "Article pages that could not be had when their entry was parsed: deferred (queued for a"
+    " later fetch), completed (fetched later, the article updated), abandoned (given up).",
+    ["result"],
+)
+PAGE_RETRY_QUEUED = Gauge(
+    "feedpipe_page_retry_queued", "Deferred article pages waiting for a later fetch."
 )
 EXTRACTION_SECONDS = Histogram(
     "feedpipe_extraction_duration_seconds",

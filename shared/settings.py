@@ -106,6 +106,23 @@ class Settings(BaseSettings):
         description="2**bits dedup record hashes per generation (one window; band hashes 8x):"
         " aim for ~100 articles per hash.",
     )
+    page_retry_attempts: int = Field(
+        default=5,
+        ge=0,
+        description="Later fetches of a deferred article page (429/503, timeout, politeness)"
+        " before it is abandoned; 0: never retried.",
+    )
+    page_retry_delay: float = Field(
+        default=60.0,
+        gt=0,
+        description="Wait before the first later fetch of a deferred page (s), doubled at each"
+        " attempt; never earlier than the host's Retry-After.",
+    )
+    page_retry_max_queued: int = Field(
+        default=10_000,
+        ge=0,
+        description="Deferred pages kept waiting at most; beyond, new ones are abandoned.",
+    )
     extract_workers: int = Field(default=0, ge=0, description="Processes for extraction; 0 inline.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default when not a TTY.")

@@ -212,11 +212,12 @@ def feeds_list(
         sys.stdout.write(json.dumps([f.public() for f in feeds], indent=2) + "\n")
         return
     table = Table(title=f"{len(feeds)} feeds", expand=True)
-    for column in ("id", "url", "status", "errors", "last polled", "next poll", "last error"):
+    columns = ("id", "url", "status", "errors", "last polled", "next poll", "last error", "warning")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for feed in feeds:
         data = feed.public()
-        style = None if feed.healthy else "red"
+        style = "red" if not feed.healthy else "yellow" if feed.warning else None
         status = data["last_status"] + ("" if feed.enabled else " (disabled)")
         table.add_row(
             feed.feed_id,
@@ -226,6 +227,7 @@ def feeds_list(
             data["last_polled_at"] or "-",
             data["next_poll_at"] or "-",
             feed.last_error or "",
+            feed.warning or "",
             style=style,
         )
     console.print(table)

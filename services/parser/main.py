@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.parser.completer import PageCompleter
 from services.parser.handler import Extractor, ParserHandler
 from shared.fetch.fetcher import SafeFetcher
 from shared.pipeline import stages
@@ -14,9 +15,15 @@ def build() -> ServiceRuntime:
     settings = runtime.settings
     fetcher = SafeFetcher(settings, redis=runtime.redis)
     extractor = Extractor(settings.extract_workers)
-    runtime.consume(
-        ParserHandler(redis=runtime.redis, settings=settings, fetcher=fetcher, extractor=extractor)
+    handler = ParserHandler(
+        redis=runtime.redis, settings=settings, fetcher=fetcher, extractor=extractor
     )
+    runtime.consume(handler)
+    assert handler.pages is not None
+    completer = PageCompleter(
+        redis=runtime.redis, settings=settings, pages=handler.pages, queue=handler.queue
+    )
+    runtime.add_loop(completer.run)
 
     async def close() -> None:
         await fetcher.aclose()

@@ -60,6 +60,11 @@ class Feed(BaseModel):
     last_status: FeedStatus = FeedStatus.NEW
     http_status: int | None = None
     last_error: str | None = None
+    warning: str | None = Field(
+        default=None,
+        description="A problem of the last parsed document that was worked around (a broken"
+        " document read in recovery mode); cleared by the next clean document.",
+    )
     error_count: int = 0
     last_polled_at: float | None = None
     next_poll_at: float | None = None
@@ -88,6 +93,7 @@ class Feed(BaseModel):
             "last_status": self.last_status.value,
             "http_status": self.http_status,
             "last_error": self.last_error,
+            "warning": self.warning,
             "error_count": self.error_count,
             "last_polled_at": _iso(self.last_polled_at),
             "next_poll_at": _iso(self.next_poll_at),

@@ -148,13 +148,19 @@ class FeedRegistry:
         feed_id: str,
         *,
         error: str | None,
+        warning: str | None = None,
         entry_count: int = 0,
         publish_rate: float | None = None,
         feed_ttl: float | None = None,
         title: str | None = None,
         site_url: str | None = None,
     ) -> None:
-        """What the parser learnt about a feed document (or why it could not parse it)."""
+        """What the parser learnt about a feed document (or why it could not parse it).
+
+        ``error``: the document could not be read at all (``last_error``, a
+        ``parse_error`` status). ``warning``: it was read, but with a problem
+        worth the operator's attention; a document without one clears it.
+        """
         key = streams.feed_key(feed_id)
         if not await self.redis.exists(key):
             return
@@ -170,6 +176,7 @@ class FeedRegistry:
             "last_entry_count": entry_count,
             "publish_rate": publish_rate,
             "feed_ttl": feed_ttl,
+            "warning": warning,
         }
         current = await self.get(feed_id)
         if current is not None:

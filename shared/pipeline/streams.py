@@ -76,6 +76,16 @@ DEDUP_PREFIX: Final = f"{PREFIX}:dedup:"
 # publish every current entry once more after an upgrade.)
 ENTRY_SEEN_PREFIX: Final = f"{PREFIX}:page:"
 
+# Article pages (services.parser.pages): per page URL, its validators, the
+# extracted page and the URL its article was published under, with the dedup
+# window as TTL, so a changed entry fetches its page again conditionally.
+PAGE_STATE_PREFIX: Final = f"{PREFIX}:pagestate:"
+# Deferred article pages to fetch again (services.parser.pagequeue): a zset
+# "<feed id>:<page key>" -> due time (a claimed job's score is its lease
+# expiry), and one job per member under the prefix, with a TTL.
+PAGE_RETRY_QUEUE: Final = f"{PREFIX}:page-retry:due"
+PAGE_RETRY_JOB_PREFIX: Final = f"{PREFIX}:page-retry:job:"
+
 # Running totals per stage ("<stage>:processed"), for `feedpipe status` rates.
 STATS: Final = f"{PREFIX}:stats"
 

@@ -52,3 +52,6 @@ class ParsedFeed:
     encoding: str = "utf-8"
     entries: list[RawEntry] = field(default_factory=list)
     entry_errors: int = 0
+    # Why the document is not well-formed XML when it was read in recovery
+    # mode anyway (entries after the damage may be lost); None for a clean one.
+    recovered: str | None = None

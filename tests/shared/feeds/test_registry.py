@@ -153,6 +153,22 @@ async def test_record_parse_error_then_recovery(redis) -> None:
     assert fixed.publish_rate == 2.0
 
 
+async def test_parse_warning_is_kept_apart_from_errors_and_cleared(redis) -> None:
+    registry = FeedRegistry(redis)
+    feed, _ = await registry.add(URL)
+    await registry.record_parse(feed.feed_id, error=None, warning="recovered: mismatched tag")
+    warned = await registry.get(feed.feed_id)
+    assert warned is not None
+    assert warned.warning == "recovered: mismatched tag"
+    assert warned.last_error is None
+    assert warned.healthy
+    assert warned.public()["warning"] == "recovered: mismatched tag"
+    await registry.record_parse(feed.feed_id, error=None, entry_count=3)
+    clean = await registry.get(feed.feed_id)
+    assert clean is not None
+    assert clean.warning is None
+
+
 async def test_oldest_due_and_next_due(redis) -> None:
     registry = FeedRegistry(redis)
     await registry.add(URL, now=100.0)

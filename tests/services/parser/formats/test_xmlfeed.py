@@ -208,6 +208,36 @@ def test_malformed_rss_is_still_read():
     assert len(feed.entries) == 2
 
 
+def test_well_formed_document_is_not_flagged():
+    assert parse_document(RSS20).recovered is None
+    assert parse_document(ATOM10).recovered is None
+    assert parse_document(b"\n\n  " + RSS20).recovered is None  # blank lines before the prolog
+
+
+def test_truncated_document_keeps_its_entries_and_is_flagged():
+    cut = RSS20[: RSS20.index(b"<dc:date>")]
+    feed = parse_document(cut)
+    assert [e.title for e in feed.entries] == ["First & foremost", "Second"]
+    assert feed.recovered is not None
+    assert feed.recovered.startswith("no element found at line")
+
+
+def test_mismatched_tags_are_flagged_with_their_place():
+    broken = RSS20.replace(b"<title>Second</title>", b"<title>Second</titel>")
+    feed = parse_document(broken)
+    assert feed.recovered == "mismatched tag at line 21, column 20"
+
+
+def test_document_read_by_the_tolerant_parser_is_flagged_too(monkeypatch):
+    def broken_fast(data):
+        raise ValueError("fast parser gave up")
+
+    monkeypatch.setattr(xmlfeed, "_parse_fast", broken_fast)
+    feed = parse_document(RSS20.replace(b"First &amp; foremost", b"First & foremost"))
+    assert feed.parser == "feedparser"
+    assert feed.recovered == "not well-formed (invalid token) at line 9, column 19"
+
+
 def _xxe_reading(path) -> bytes:
     return (
         f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{path}">]>'

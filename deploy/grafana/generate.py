@@ -417,6 +417,53 @@ CONTENT = Dashboard(
             ),
         ),
         Row(
+            "Article pages and broken feeds",
+            (
+                Panel(
+                    "Deferred article pages by outcome",
+                    "Are pages that could not be fetched at first (429/503, timeouts, politeness)"
+                    " completed later? deferred: queued for a later fetch; completed: fetched"
+                    " later and the article updated; abandoned: given up after"
+                    " FEEDPIPE_PAGE_RETRY_ATTEMPTS, a final error or a full queue.",
+                    (
+                        q(
+                            zero_when_absent(
+                                f"sum by (result) (rate(feedpipe_article_pages_total[{RATE}]))",
+                                like=f"sum(rate(feedpipe_entries_parsed_total[{RATE}]))",
+                                only_if_empty=True,
+                            ),
+                            "{{result}}",
+                        ),
+                    ),
+                    unit="ops",
+                ),
+                Panel(
+                    "Deferred pages waiting",
+                    "How many article pages wait for a later fetch? Bounded by"
+                    " FEEDPIPE_PAGE_RETRY_MAX_QUEUED; a queue that only grows means a host"
+                    " keeps refusing.",
+                    (q("max(feedpipe_page_retry_queued)", "waiting"),),
+                ),
+                Panel(
+                    "Feed documents read in recovery mode",
+                    "How often is a broken feed document (truncated, mismatched tags) read"
+                    " anyway, keeping its surviving entries? Which feeds: the warning column"
+                    " of feedpipe feeds list.",
+                    (
+                        q(
+                            zero_when_absent(
+                                f"sum by (reason) (rate(feedpipe_parse_warnings_total[{RATE}]))",
+                                like=f"sum(rate(feedpipe_entries_parsed_total[{RATE}]))",
+                                only_if_empty=True,
+                            ),
+                            "{{reason}}",
+                        ),
+                    ),
+                    unit="ops",
+                ),
+            ),
+        ),
+        Row(
             "Deduplication",
             (
                 Panel(

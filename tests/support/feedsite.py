@@ -8,8 +8,9 @@ What it serves, looked up in this order:
   end (``slow_body``), redirects, conditional GET;
 * **generated feeds** (``add_feed``): RSS 2.0, Atom or JSON Feed documents at
   ``/feeds/<name>`` whose entries link to article pages at
-  ``/articles/<slug>`` (``?utm_source=feed`` appended, as real feeds do), with
-  an ETag and a Last-Modified date (``304 Not Modified`` while unchanged).
+  ``/articles/<slug>`` (``?utm_source=feed`` appended, as real feeds do);
+  feeds and pages have an ETag and a Last-Modified date (``304 Not Modified``
+  while unchanged).
   Texts come from a text source: synthetic words (``SyntheticText``, the
   default) or real sentences (``RealText``);
 * **prefix handlers** (``route_prefix``), which the benchmark load
@@ -279,7 +280,9 @@ class FeedSite:
     def _publish(self, feed: Feed, article: Article) -> None:
         feed.articles.append(article)
         self.pages[article.slug] = article
-        self.route(f"/articles/{article.slug}", lambda request: self._serve_page(article.slug))
+        self.route(
+            f"/articles/{article.slug}", lambda request: self.page_response(request, article.slug)
+        )
 
     @property
     def articles(self) -> list[Article]:
@@ -306,9 +309,16 @@ class FeedSite:
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, headers={"Content-Type": content_type, **headers})
 
-    async def _serve_page(self, slug: str) -> web.StreamResponse:
-        body = self.render_page(self.pages[slug])
-        return web.Response(body=body, content_type="text/html", charset="utf-8")
+    async def page_response(self, request: web.Request, slug: str) -> web.StreamResponse:
+        """The article page as the site serves it now (for handlers that wrap
+        it, e.g. answering 503 first): ETag and Last-Modified, 304 while unchanged."""
+        article = self.pages[slug]
+        body = self.render_page(article)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        headers = {"ETag": etag, "Last-Modified": format_datetime(article.published, usegmt=True)}
+        if not_modified(request, etag, headers["Last-Modified"]):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
 
     # --- server ---------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

@@ -52,6 +52,19 @@ async def test_entries_of_every_format_link_to_their_article_pages(
     assert links == [site.article_url(a) for a in feed.articles]
 
 
+async def test_an_article_page_answers_304_to_its_etag_until_it_changes(site: FeedSite) -> None:
+    article = site.add_feed("news", "rss", 1, summary_only=True).articles[0]
+    async with ClientSession() as http:
+        first = await http.get(site.article_url(article))
+        etag = first.headers["ETag"]
+        again = await http.get(site.article_url(article), headers={"If-None-Match": etag})
+        site.update_article(article.slug, paragraphs=("A rewritten story.",))
+        changed = await http.get(site.article_url(article), headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert changed.status == 200
+    assert "A rewritten story." in await changed.text()
+
+
 async def test_an_article_page_holds_the_text_inside_the_site_template(site: FeedSite) -> None:
     article = site.add_feed("news", "atom", 1, summary_only=True).articles[0]
     async with ClientSession() as http:

@@ -1,6 +1,13 @@
-"""An article page wrapped in every kind of boilerplate the index must not see."""
+"""An article page wrapped in every kind of boilerplate the index must not see,
+and ``ServedPage``: that page on a local site, with an ETag."""
 
 from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+
+from tests.support.feedsite import FeedSite, not_modified
 
 PARAGRAPHS = [
     "The harbour council voted on Tuesday to rebuild the old lighthouse with stone from the "
@@ -56,3 +63,27 @@ def article_page(canonical: str = "https://gazette.example/2025/lighthouse") -> 
 <div class="newsletter-signup"><p>{b["newsletter"]}</p><form><input type="email"></form></div>
 <footer class="site-footer"><p>{b["footer"]}</p></footer>
 </body></html>"""
+
+
+class ServedPage:
+    """``article_page`` at ``path`` of ``site`` with an ETag (304 while it is
+    unchanged); ``queued`` answers are served first, one per request."""
+
+    def __init__(self, site: FeedSite, path: str) -> None:
+        self.path = path
+        self.html = article_page(canonical=site.url(path))
+        self.queued: list[web.Response] = []
+        self.url = site.route(path, self.serve)
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        if self.queued:
+            return self.queued.pop(0)
+        etag = '"' + hashlib.sha256(self.html.encode()).hexdigest()[:12] + '"'
+        if not_modified(request, etag, None):
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(text=self.html, content_type="text/html", headers={"ETag": etag})
+
+    def busy(self, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` requests with 503 and a Retry-After."""
+        for _ in range(times):
+            self.queued.append(web.Response(status=503, headers={"Retry-After": str(retry_after)}))

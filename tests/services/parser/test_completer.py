@@ -4,7 +4,6 @@ changed entry fetches its page again conditionally."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,8 +24,8 @@ from shared.pipeline import stages, streams
 from shared.pipeline.events import ArticleParsed, FeedFetched, FullContent
 from shared.pipeline.stage import StreamStage
 from shared.settings import Settings
-from tests.services.parser.pages import PARAGRAPHS, article_page
-from tests.support.feedsite import FeedSite, not_modified, slow_body
+from tests.services.parser.pages import PARAGRAPHS, ServedPage, article_page
+from tests.support.feedsite import FeedSite, slow_body
 
 pytestmark = pytest.mark.integration
 
@@ -36,28 +35,6 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 ITEM = """<item><title>{title}</title><link>{base}{path}?utm_source=rss</link><guid>{path}</guid>
 <description>The council voted.</description>
 <pubDate>Wed, 02 Apr 2025 08:00:00 GMT</pubDate></item>"""
-
-
-class Page:
-    """An article page with an ETag; ``queued`` answers are served first."""
-
-    def __init__(self, site: FeedSite, path: str) -> None:
-        self.path = path
-        self.html = article_page(canonical=site.url(path))
-        self.queued: list[web.Response] = []
-        self.url = site.route(path, self.serve)
-
-    async def serve(self, request: web.Request) -> web.StreamResponse:
-        if self.queued:
-            return self.queued.pop(0)
-        etag = '"' + hashlib.sha256(self.html.encode()).hexdigest()[:12] + '"'
-        if not_modified(request, etag, None):
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(text=self.html, content_type="text/html", headers={"ETag": etag})
-
-    def busy(self, times: int = 1, retry_after: int = 1) -> None:
-        for _ in range(times):
-            self.queued.append(web.Response(status=503, headers={"Retry-After": str(retry_after)}))
 
 
 class Rig:
@@ -148,7 +125,7 @@ async def rig(redis, site, settings) -> AsyncIterator[Rig]:
 
 
 async def test_deferred_page_is_queued_after_the_article_is_published_from_the_feed(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     page.busy(retry_after=60)
     deferred = counter(metrics.ARTICLE_PAGES, "deferred")
     before = time.time()
@@ -165,7 +142,7 @@ async def test_deferred_page_is_queued_after_the_article_is_published_from_the_f
 
 
 async def test_deferred_page_completes_the_same_article_later(rig, site, redis):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     page.busy()
     completed = counter(metrics.ARTICLE_PAGES, "completed")
     await rig.poll([("Lighthouse", page.path)])
@@ -206,7 +183,7 @@ async def test_a_page_that_timed_out_is_completed_later(rig, site):
 
 
 async def test_a_page_still_busy_is_retried_with_backoff_then_abandoned(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     page.busy(times=10)
     abandoned = counter(metrics.ARTICLE_PAGES, "abandoned")
     await rig.poll([("Lighthouse", page.path)])
@@ -224,7 +201,7 @@ async def test_a_page_still_busy_is_retried_with_backoff_then_abandoned(rig, sit
 
 
 async def test_a_page_gone_for_good_is_abandoned_at_its_first_retry(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     page.busy()
     await rig.poll([("Lighthouse", page.path)])
     site.status(page.path, 404)
@@ -234,7 +211,7 @@ async def test_a_page_gone_for_good_is_abandoned_at_its_first_retry(rig, site):
 
 
 async def test_a_newer_version_of_the_entry_that_got_its_page_clears_the_retry(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     page.busy()
     await rig.poll([("Lighthouse", page.path)])
     assert len(await rig.queued()) == 1
@@ -251,7 +228,7 @@ async def test_a_newer_version_of_the_entry_that_got_its_page_clears_the_retry(r
 async def test_the_retry_queue_is_bounded(redis, site, settings):
     rig = await Rig(redis, site, settings.model_copy(update={"page_retry_max_queued": 1})).start()
     try:
-        pages = [Page(site, f"/2025/story-{i}") for i in range(3)]
+        pages = [ServedPage(site, f"/2025/story-{i}") for i in range(3)]
         for page in pages:
             page.busy()
         abandoned = counter(metrics.ARTICLE_PAGES, "abandoned")
@@ -264,7 +241,7 @@ async def test_the_retry_queue_is_bounded(redis, site, settings):
 
 
 async def test_changed_entry_fetches_its_page_conditionally_and_keeps_its_text(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     await rig.poll([("Lighthouse", page.path)])
     reused = counter(metrics.ARTICLE_FETCHES, "not_modified")
     await rig.poll([("Lighthouse to be rebuilt in stone", page.path)])
@@ -281,7 +258,7 @@ async def test_changed_entry_fetches_its_page_conditionally_and_keeps_its_text(r
 
 
 async def test_changed_entry_gets_the_pages_new_text_when_the_page_changed(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     await rig.poll([("Lighthouse", page.path)], mode=FullContent.ALWAYS)
     page.html = page.html.replace(PARAGRAPHS[3], "Work was postponed by a year.")
     await rig.poll([("Lighthouse (updated)", page.path)], mode=FullContent.ALWAYS)
@@ -293,7 +270,7 @@ async def test_changed_entry_gets_the_pages_new_text_when_the_page_changed(rig, 
 
 
 async def test_changed_entry_keeps_its_last_page_text_while_the_page_is_busy(rig, site):
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     await rig.poll([("Lighthouse", page.path)])
     page.busy()
     await rig.poll([("Lighthouse (updated)", page.path)])
@@ -306,7 +283,7 @@ async def test_changed_entry_keeps_its_last_page_text_while_the_page_is_busy(rig
 
 async def test_recovered_document_warns_on_the_feed_and_a_clean_one_clears_it(rig, site, redis):
     warnings = counter(metrics.PARSE_WARNINGS, "recovered")
-    page = Page(site, "/2025/lighthouse")
+    page = ServedPage(site, "/2025/lighthouse")
     base = site.base
     item = ITEM.format(title="Lighthouse", base=base, path=page.path)
     cut = (RSS.format(base=base, items=item + item.replace("Lighthouse", "Other")))[:-60]

@@ -22,8 +22,8 @@ from services.parser.pages import (
 from shared.fetch.fetcher import SafeFetcher
 from shared.pipeline import streams
 from shared.settings import Settings
-from tests.services.parser.pages import PARAGRAPHS, article_page
-from tests.support.feedsite import FeedSite, not_modified
+from tests.services.parser.pages import PARAGRAPHS, ServedPage
+from tests.support.feedsite import FeedSite
 
 
 def content(text: str = "Body text.", **kw) -> PageContent:
@@ -68,23 +68,6 @@ def test_state_key_is_per_page_url():
     assert page_state_key("https://x.org/a") != page_state_key("https://x.org/b")
 
 
-class Page:
-    """One article page with an ETag, and one-off answers served first."""
-
-    def __init__(self, site: FeedSite, path: str) -> None:
-        self.html = article_page(canonical=site.url(path))
-        self.queued: list[web.Response] = []
-        self.url = site.route(path, self.serve)
-
-    async def serve(self, request: web.Request) -> web.StreamResponse:
-        if self.queued:
-            return self.queued.pop(0)
-        etag = '"' + hashlib.sha256(self.html.encode()).hexdigest()[:12] + '"'
-        if not_modified(request, etag, None):
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(text=self.html, content_type="text/html", headers={"ETag": etag})
-
-
 @pytest.fixture
 async def source() -> AsyncIterator[PageSource]:
     settings = Settings(allow_private_networks=True, fetch_timeout=5.0)
@@ -100,7 +83,7 @@ def sent(site: FeedSite, path: str) -> list[dict[str, str]]:
 
 
 async def test_first_fetch_is_unconditional_and_remembers_validators(site, source):
-    page = Page(site, "/a")
+    page = ServedPage(site, "/a")
     outcome = await source.get(page.url, state=None)
     assert outcome.result == "ok"
     assert outcome.page is not None
@@ -112,7 +95,7 @@ async def test_first_fetch_is_unconditional_and_remembers_validators(site, sourc
 
 
 async def test_unchanged_page_answers_304_and_its_kept_text_is_reused(site, source):
-    page = Page(site, "/a")
+    page = ServedPage(site, "/a")
     first = await source.get(page.url, state=None)
     again = await source.get(page.url, state=first.state)
     assert again.result == "not_modified"
@@ -123,7 +106,7 @@ async def test_unchanged_page_answers_304_and_its_kept_text_is_reused(site, sour
 
 
 async def test_changed_page_is_fetched_and_extracted_again(site, source):
-    page = Page(site, "/a")
+    page = ServedPage(site, "/a")
     first = await source.get(page.url, state=None)
     page.html = page.html.replace(PARAGRAPHS[1], "The engineers now say the tower is sound.")
     again = await source.get(page.url, state=first.state)
@@ -133,7 +116,7 @@ async def test_changed_page_is_fetched_and_extracted_again(site, source):
 
 
 async def test_a_site_asking_to_wait_gives_a_retry_and_the_kept_text(site, source):
-    page = Page(site, "/a")
+    page = ServedPage(site, "/a")
     first = await source.get(page.url, state=None)
     page.queued.append(web.Response(status=503, headers={"Retry-After": "120"}))
     busy = await source.get(page.url, state=first.state)

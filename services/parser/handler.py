@@ -178,7 +178,7 @@ class ParserHandler:
             tx_ops.append(_mark_seen(seen_key(pending.version), self.seen_ttl))
             tx_ops.extend(one.ops)
             metrics.ARTICLE_LANGUAGES.labels(article.language or "unknown").inc()
-        tx_ops.extend(await self._defer([b for b in built if b is not None and b.job]))
+        tx_ops.extend(await self._defer([b for b in built if b is not None and b.job is not None]))
         if outputs:
             metrics.ENTRIES_PARSED.labels(parsed.format).inc(len(outputs))
         if parsed.entry_errors:

@@ -210,8 +210,9 @@ def not_well_formed(data: bytes) -> str | None:
 
     Both parsers read broken documents in recovery mode without saying so
     (fastfeedparser only ever uses lxml's recover parser), so the check is made
-    on its own, with expat: it builds no tree, and over the feeds corpus it
-    added about 5 % to the parse time. Whitespace before the XML declaration
+    on its own, with expat: it builds no tree, and over the 778 XML documents
+    of the feeds corpus it cost about 4 % of the parse time (median of five
+    runs, 3.6 to 7.5 %). Whitespace before the XML declaration
     is not counted as damage: every reader accepts it and nothing is lost.
     """
     parser = xml.parsers.expat.ParserCreate()

@@ -121,7 +121,9 @@ class ServiceRuntime:
         if not isinstance(declared, stages.Stage):
             raise TypeError(f"the {self.service} reads no stream: it is not a stages.Stage")
         s = self.settings
-        stage = StreamStage(declared, redis=self.redis, settings=s, handler=handler)
+        stage = StreamStage(
+            declared, redis=self.redis, settings=s, handler=handler, consumer=self.consumer
+        )
         self._stage = stage
         fresh = StreamSub(
             stage.stream,

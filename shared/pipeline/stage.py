@@ -10,7 +10,11 @@ stream, so each consuming stage routes its batches through :class:`StreamStage`:
   in **one MULTI/EXEC**, so a hop is either fully done or not at all;
 * a failed item stays pending with its error remembered; the reclaim
   subscriber (XAUTOCLAIM after ``reclaim_idle_ms``) retries it, and after
-  ``max_deliveries`` it goes to ``feedpipe:dlq:<stage>`` with that error.
+  ``max_deliveries`` it goes to ``feedpipe:dlq:<stage>`` with that error;
+* while a batch is being handled its entries are kept fresh (XCLAIM JUSTID by
+  their own consumer), so a batch that takes longer than ``reclaim_idle_ms``
+  (a parser waiting on slow article pages) is not reclaimed and handled a
+  second time, concurrently, by any consumer's reclaim reader.
 """
 
 from __future__ import annotations
@@ -98,8 +102,12 @@ class StreamStage(Generic[T]):
         redis: Redis,
         settings: Settings,
         handler: BatchHandler[T],
+        consumer: str | None = None,
     ) -> None:
+        """``consumer``: the name this process reads the group with; when given,
+        entries in hand are kept from being reclaimed (see the module doc)."""
         self.declared = declared
+        self.consumer = consumer
         self.stage = declared.name
         self.stream = declared.input.name
         self.group = declared.group
@@ -142,7 +150,7 @@ class StreamStage(Generic[T]):
 
         results: Sequence[ItemResult]
         try:
-            results = await self.handler(events) if events else []
+            results = await self._handle_kept_fresh(todo_ids, events) if events else []
         except Exception as exc:  # the whole batch failed: leave it pending for retry
             log.exception("Batch handler failed", stage=self.stage, entries=len(events))
             results = [ItemResult(error=exc) for _ in events]
@@ -196,6 +204,45 @@ class StreamStage(Generic[T]):
                     error=message[:500],
                 )
         metrics.BATCH_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
+
+    async def _handle_kept_fresh(
+        self, ids: Sequence[bytes], events: Sequence[T]
+    ) -> Sequence[ItemResult]:
+        """Run the handler while resetting the idle time of its entries.
+
+        XAUTOCLAIM takes any pending entry idle for ``reclaim_idle_ms``, whoever
+        holds it, this process's own reclaim reader included. Every third of
+        that time the entries are claimed again by their own consumer with
+        JUSTID (which leaves the delivery count alone). MIN-IDLE-TIME makes the
+        claim a no-op for an entry another consumer has just taken over, so a
+        process that stalled past the idle time does not snatch it back.
+        """
+        if self.consumer is None:
+            return await self.handler(events)
+        every = max(self.settings.reclaim_idle_ms / 3000, 0.05)
+        keep = asyncio.create_task(self._keep_fresh(list(ids), every))
+        try:
+            return await self.handler(events)
+        finally:
+            keep.cancel()
+
+    async def _keep_fresh(self, ids: list[bytes], every: float) -> None:
+        assert self.consumer is not None
+        min_idle = int(every * 1000 / 2)
+        claim: list[Any] = list(ids)  # (redis-py's stubs want a list of a union)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.redis.xclaim(
+                    self.stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=min_idle,
+                    message_ids=claim,
+                    justid=True,
+                )
+            except RedisError as exc:  # the batch's own commit will fail or succeed alone
+                log.warning("Keeping entries in hand failed", stage=self.stage, error=str(exc))
 
     def _dead(self, entry_id: bytes, payload: bytes, error: str, deliveries: int) -> DeadLetter:
         return DeadLetter(

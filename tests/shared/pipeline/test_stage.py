@@ -212,3 +212,63 @@ async def test_stage_runs_under_faststream_subscriber(redis_url: str, redis: Red
     assert await redis.xlen(streams.PARSED) == 5
     assert await redis.xlen(streams.dlq_stream("parser")) == 1
     assert (await redis.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0
+
+
+async def test_a_batch_in_hand_is_not_reclaimed_while_it_takes_longer_than_the_idle_time(
+    redis: Redis, group: None
+) -> None:
+    await add(redis, fetched(1).model_dump_json().encode())
+    ids, datas = await read_batch(redis, consumer="slow")
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(events: Sequence[FeedFetched]) -> list[ItemResult]:
+        handled.extend(e.feed_id for e in events)
+        await release.wait()
+        return [ItemResult() for _ in events]
+
+    stage = StreamStage(
+        stages.PARSER,
+        redis=redis,
+        settings=Settings(reclaim_idle_ms=300),
+        handler=slow,
+        consumer="slow",
+    )
+    work = asyncio.create_task(stage.handle_entries(ids, datas, reclaimed=False))
+    stolen: list[bytes] = []
+    for _ in range(12):  # well past the idle time: a reclaim reader tries every 100 ms
+        await asyncio.sleep(0.1)
+        # (with JUSTID redis-py returns the claimed ids alone)
+        stolen.extend(
+            await redis.xautoclaim(
+                streams.FETCHED, stages.PARSER.group, "thief", min_idle_time=300, justid=True
+            )
+        )
+    release.set()
+    await work
+
+    assert stolen == []
+    assert handled == ["f1"]
+    assert (await redis.xpending(streams.FETCHED, stages.PARSER.group))["pending"] == 0
+
+
+async def test_without_a_consumer_name_an_entry_in_hand_can_be_reclaimed(
+    redis: Redis, group: None
+) -> None:
+    await add(redis, fetched(1).model_dump_json().encode())
+    ids, datas = await read_batch(redis, consumer="slow")
+    release = asyncio.Event()
+
+    async def slow(events: Sequence[FeedFetched]) -> list[ItemResult]:
+        await release.wait()
+        return [ItemResult() for _ in events]
+
+    stage = make_stage(redis, slow, reclaim_idle_ms=300)
+    work = asyncio.create_task(stage.handle_entries(ids, datas, reclaimed=False))
+    await asyncio.sleep(0.6)
+    claimed = await redis.xautoclaim(
+        streams.FETCHED, stages.PARSER.group, "thief", min_idle_time=300, justid=True
+    )
+    release.set()
+    await work
+    assert claimed == ids

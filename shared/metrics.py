@@ -114,6 +114,36 @@ INGEST_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+# --- deliverer ---
+# The `output` label is an output's id (8 hex digits, `feedpipe outputs list`):
+# one value per configured output, so its cardinality is what the operator
+# configures; a removed output's gauges are dropped by the deliverers.
+DELIVERY_RESULTS = ("ok", "error", "throttled", "dead_letter", "gone", "skipped")
+DELIVERIES = Counter(
+    "feedpipe_deliveries_total",
+    "Committed events per output by result: ok (receipt acknowledged), error (an attempt"
+    " failed; retried), throttled (429; retried after Retry-After), dead_letter (given up),"
+    " gone (410; the output was disabled), skipped (its backlog was full).",
+    ["output", "result"],
+)
+DELIVERY_LAG = Gauge(
+    "feedpipe_delivery_lag",
+    "Events queued for an output and not yet acknowledged by its receiver.",
+    ["output"],
+)
+DELIVERY_LAG_SECONDS = Gauge(
+    "feedpipe_delivery_lag_seconds",
+    "Age of the oldest event queued for an output (0 when its queue is empty).",
+    ["output"],
+)
+DELIVERY_LATENCY = Histogram(
+    "feedpipe_delivery_latency_seconds",
+    "From the index commit to the receiver's acknowledgement (2xx, broker confirm).",
+    ["output"],
+    buckets=LATENCY_BUCKETS,
+)
+OUTPUTS = Gauge("feedpipe_outputs", "Configured outputs by state (enabled, disabled).", ["state"])
+
 # --- api ---
 SEARCH_REQUESTS = Counter(
     "feedpipe_search_requests_total", "Search requests by HTTP status.", ["status"]

@@ -124,6 +124,42 @@ class Settings(BaseSettings):
         description="Deferred pages kept waiting at most; beyond, new ones are abandoned.",
     )
     extract_workers: int = Field(default=0, ge=0, description="Processes for extraction; 0 inline.")
+    # --- deliverer (issue 16): see docs/OPERATIONS.md "Outputs" ---
+    delivery_batch_size: int = Field(
+        default=100,
+        ge=1,
+        description="Committed events read per output at once: the most items in one webhook"
+        " body, one publish round to a broker.",
+    )
+    delivery_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="A webhook body stops growing at this size (one item is always sent, however"
+        " large).",
+    )
+    delivery_timeout: float = Field(
+        default=10.0, gt=0, description="Time limit of one delivery attempt (s)."
+    )
+    delivery_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Failed attempts (5xx, timeouts, refused connections, other 4xx) after which"
+        " the items of a batch are dead-lettered; 429 answers do not count.",
+    )
+    delivery_backoff: float = Field(
+        default=1.0, gt=0, description="First retry delay (s); doubles per attempt, with jitter."
+    )
+    delivery_max_backoff: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest retry delay, and longest Retry-After honoured (s).",
+    )
+    delivery_max_backlog: int = Field(
+        default=50_000,
+        ge=1,
+        description="Undelivered events one output may hold in Redis; beyond it new events are"
+        " not queued for that output (counted as skipped, with the first skipped cursor).",
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default when not a TTY.")
 

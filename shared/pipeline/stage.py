@@ -91,6 +91,11 @@ def add_event(pipe: Any, stream: str, payload: bytes) -> None:
     pipe.xadd(stream, {streams.DATA_FIELD: payload})
 
 
+def add_dead_letter(pipe: Any, dlq: str, letter: DeadLetter) -> None:
+    """Queue the XADD of a dead letter (one field per :class:`DeadLetter` field)."""
+    pipe.xadd(dlq, {k: str(v) for k, v in letter.model_dump(mode="json").items()})
+
+
 class StreamStage(Generic[T]):
     """Runs ``handler`` over the entries of the stage's input stream (``declared``
     in :mod:`shared.pipeline.stages`) with the contract above."""
@@ -291,7 +296,7 @@ class StreamStage(Generic[T]):
         for op in tx_ops:
             op(pipe)
         for letter in dead:
-            pipe.xadd(self.dlq, {k: str(v) for k, v in letter.model_dump(mode="json").items()})
+            add_dead_letter(pipe, self.dlq, letter)
         if acks:
             pipe.hincrby(streams.STATS, f"{self.stage}:processed", len(acks))
         if done:

@@ -26,16 +26,16 @@ Per-stage settings are functions of :class:`shared.settings.Settings` declared
 with the stage (``batch_size``) or with the stream (``keep``), so no code asks
 "is this the parser?".
 
-Adding a stage (say issue 16's ``deliverer``, reading a new ``indexed`` stream):
+Adding a stage (say a ``summarizer`` reading a new ``summaries`` stream):
 
 1. name the stream in :mod:`shared.pipeline.streams` and its event model in
    :mod:`shared.pipeline.events`;
 2. declare it here as a :class:`Stream` and add it to the ``outputs`` of the
    worker that writes it;
-3. declare ``DELIVERER = Stage(name="deliverer", input=INDEXED_STREAM,
+3. declare ``SUMMARIZER = Stage(name="summarizer", input=SUMMARIES_STREAM,
    metrics_port=<the next free port>)`` and add it to :data:`SERVICES`;
-4. write ``services/deliverer/main.py`` whose ``build()`` returns
-   ``ServiceRuntime(stages.DELIVERER)`` with its handler given to ``consume``.
+4. write ``services/summarizer/main.py`` whose ``build()`` returns
+   ``ServiceRuntime(stages.SUMMARIZER)`` with its handler given to ``consume``.
 
 Its consumer group (named after it), ``feedpipe run|up|status|dlq`` and its
 metrics port then follow. Generated files follow once regenerated (tests fail
@@ -53,7 +53,7 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.pipeline import streams
-from shared.pipeline.events import ArticleParsed, ArticleUnique, FeedFetched
+from shared.pipeline.events import ArticleCommitted, ArticleParsed, ArticleUnique, FeedFetched
 from shared.settings import Settings
 
 E = TypeVar("E", bound=BaseModel)
@@ -143,6 +143,12 @@ UNIQUE_STREAM: Final = Stream(
     description="Each story once: new and updated articles, and duplicates linked to their"
     " cluster.",
 )
+COMMITTED_STREAM: Final = Stream(
+    name=streams.COMMITTED,
+    model=ArticleCommitted,
+    description="What the index committed, in commit order: new and updated articles,"
+    " duplicates joined to a cluster, deletions (the public output contract, docs/EVENTS.md).",
+)
 
 POLLER: Final = Worker(
     name="poller",
@@ -168,12 +174,22 @@ INDEXER: Final = Stage(
     name="indexer",
     input=UNIQUE_STREAM,
     metrics_port=9104,
+    # The public output contract of issue 16: one ArticleCommitted per change
+    # the index committed (docs/EVENTS.md).
+    outputs=(COMMITTED_STREAM,),
+)
+# Routes each committed event to the queue of every output that wants it, and
+# delivers each output's queue on its own (services/deliverer).
+DELIVERER: Final = Stage(
+    name="deliverer",
+    input=COMMITTED_STREAM,
+    metrics_port=9105,
 )
 # FastAPI under uvicorn, with /metrics and health on FEEDPIPE_API_PORT.
 API: Final = Service(name="api")
 
 # Every service, in pipeline order (the order `feedpipe up` starts them in).
-SERVICES: Final[tuple[Service, ...]] = (POLLER, PARSER, DEDUPLICATOR, INDEXER, API)
+SERVICES: Final[tuple[Service, ...]] = (POLLER, PARSER, DEDUPLICATOR, INDEXER, DELIVERER, API)
 WORKERS: Final[tuple[Worker, ...]] = tuple(s for s in SERVICES if isinstance(s, Worker))
 STAGES: Final[tuple[Stage[Any], ...]] = tuple(s for s in SERVICES if isinstance(s, Stage))
 

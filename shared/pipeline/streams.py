@@ -86,6 +86,31 @@ PAGE_STATE_PREFIX: Final = f"{PREFIX}:pagestate:"
 PAGE_RETRY_QUEUE: Final = f"{PREFIX}:page-retry:due"
 PAGE_RETRY_JOB_PREFIX: Final = f"{PREFIX}:page-retry:job:"
 
+# Outputs of the deliverer (shared.outputs): one hash per output (its settings
+# and delivery health), the set of their ids, a counter bumped on every change
+# (deliverers reload their outputs when it moves), and per output a queue
+# stream of the committed events routed to it, which that output alone drains.
+OUTPUT_KEY_PREFIX: Final = f"{PREFIX}:output:"
+OUTPUTS_ALL: Final = f"{PREFIX}:outputs"
+OUTPUTS_VERSION: Final = f"{PREFIX}:outputs:version"
+DELIVERY_QUEUE_PREFIX: Final = f"{PREFIX}:delivery:"
+# Hash per output: queue entry id -> failed attempts and last error (survives
+# a deliverer crash, so the attempt count of a batch is not reset by one).
+DELIVERY_ATTEMPTS_PREFIX: Final = f"{PREFIX}:delivery-attempts:"
+
+
+def output_key(output_id: str) -> str:
+    return f"{OUTPUT_KEY_PREFIX}{output_id}"
+
+
+def delivery_queue(output_id: str) -> str:
+    return f"{DELIVERY_QUEUE_PREFIX}{output_id}"
+
+
+def delivery_attempts_key(output_id: str) -> str:
+    return f"{DELIVERY_ATTEMPTS_PREFIX}{output_id}"
+
+
 # Running totals per stage ("<stage>:processed"), for `feedpipe status` rates.
 STATS: Final = f"{PREFIX}:stats"
 

@@ -1,4 +1,4 @@
-"""The API application: search, articles, feeds, the search page, health, metrics."""
+"""The API application: search, articles, feeds, outputs, the search page, health, metrics."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.api import feed_routes, page, search
+from services.api import feed_routes, output_routes, page, search
 from services.api.deps import ApiState
 from shared import metrics
 from shared.feeds import FeedRegistry
 from shared.index import Index, open_index
 from shared.logging import get_logger
+from shared.outputs import OutputRegistry
 from shared.pipeline.redisconn import make_redis
 from shared.settings import Settings
 
@@ -39,7 +40,11 @@ def create_app(
         except Exception as exc:  # keep serving: /readyz says 503 until the index answers
             log.warning("Index setup failed at start", error=str(exc))
         app.state.api = ApiState(
-            settings=settings, index=idx, redis=client, registry=FeedRegistry(client)
+            settings=settings,
+            index=idx,
+            redis=client,
+            registry=FeedRegistry(client),
+            outputs=OutputRegistry(client),
         )
         yield
         if index is None:
@@ -55,6 +60,7 @@ def create_app(
     )
     app.include_router(search.router)
     app.include_router(feed_routes.router)
+    app.include_router(output_routes.router)
     app.include_router(page.router)
     app.mount("/metrics", make_asgi_app())
 

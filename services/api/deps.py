@@ -1,4 +1,4 @@
-"""What the routes share: the open index, the feed registry, the token check."""
+"""What the routes share: the open index, the feed and output registries, the token check."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from shared.feeds import FeedRegistry
 from shared.index import Index
+from shared.outputs import OutputRegistry
 from shared.settings import Settings
 
 
@@ -21,6 +22,7 @@ class ApiState:
     index: Index
     redis: Redis
     registry: FeedRegistry
+    outputs: OutputRegistry
 
 
 def get_state(request: Request) -> ApiState:
@@ -44,6 +46,6 @@ def require_token(
     if not secrets.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="a valid bearer token is required to change feeds",
+            detail="a valid bearer token is required for this request",
             headers={"WWW-Authenticate": "Bearer"},
         )

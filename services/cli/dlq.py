@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -59,22 +60,49 @@ async def show_letter(redis: Redis, console: Console, stage: str, entry_id: str)
     return True
 
 
-async def replay(redis: Redis, stage: str, entry_id: str | None) -> int:
-    """Re-add each payload to the stage's input stream and delete the letter,
-    in one transaction per letter so a crash can neither lose nor double it."""
-    source = _stage(stage).input.name
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    replayed: int
+    # Letters left in place: they came from the queue of an output since removed.
+    kept: int = 0
+
+
+async def _replay_target(
+    redis: Redis, declared: stages.Stage[Any], stream: str | None
+) -> str | None:
+    """Where a letter goes back to: the stream it was read from when that is an
+    output's delivery queue (the deliverer's per-output letters: only that
+    output gets them again) and the output still exists, else the stage's input."""
+    if stream and stream.startswith(streams.DELIVERY_QUEUE_PREFIX):
+        output_id = stream.removeprefix(streams.DELIVERY_QUEUE_PREFIX)
+        return stream if await redis.exists(streams.output_key(output_id)) else None
+    return declared.input.name
+
+
+async def replay(redis: Redis, stage: str, entry_id: str | None) -> Replayed:
+    """Re-add each payload to the stream it was read from (see
+    :func:`_replay_target`) and delete the letter, in one transaction per
+    letter so a crash can neither lose nor double it."""
+    declared = _stage(stage)
     dlq = streams.dlq_stream(stage)
     letters: Any
     if entry_id:
         letters = await redis.xrange(dlq, min=entry_id, max=entry_id)
     else:
         letters = await redis.xrange(dlq)
+    replayed = kept = 0
     for letter_id, fields in letters:
+        stream = fields.get(b"stream")
+        target = await _replay_target(redis, declared, as_text(stream) if stream else None)
+        if target is None:
+            kept += 1
+            continue
         pipe = redis.pipeline(transaction=True)
-        pipe.xadd(source, {streams.DATA_FIELD: fields[b"payload"]})
+        pipe.xadd(target, {streams.DATA_FIELD: fields[b"payload"]})
         pipe.xdel(dlq, letter_id)
         await pipe.execute()
-    return len(letters)
+        replayed += 1
+    return Replayed(replayed, kept)
 
 
 async def purge(redis: Redis, stage: str) -> int:

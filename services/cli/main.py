@@ -21,6 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shared.feeds import FeedRegistry
+from shared.outputs import OutputConfigError, OutputKind, OutputRegistry
 from shared.pipeline import stages
 from shared.pipeline.events import FullContent
 from shared.pipeline.redisconn import make_redis, runtime_url_file
@@ -29,8 +30,12 @@ from shared.settings import Settings, get_settings
 app = typer.Typer(help="feedpipe: event-driven feed ingestion.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Manage the feed registry.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+outputs_app = typer.Typer(
+    help="Where committed articles go: webhooks, RabbitMQ, NATS.", no_args_is_help=True
+)
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(outputs_app, name="outputs")
 
 console = Console()
 err = Console(stderr=True)
@@ -291,6 +296,139 @@ def feeds_poll(ref: Annotated[str, typer.Argument(help="Feed id or URL, or 'all'
     console.print(f"{count} feed(s) due now")
 
 
+# --- outputs ------------------------------------------------------------------
+
+
+@outputs_app.command("add")
+def outputs_add(
+    kind: Annotated[OutputKind, typer.Argument(help="webhook | rabbitmq | nats")],
+    url: Annotated[str, typer.Argument(help="https://…, amqp://user:pass@host/vhost, nats://…")],
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter", help="key=value with key lang, feed (id or URL) or kind; repeatable."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name to refer to it by.")] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FEEDPIPE_OUTPUT_SECRET",
+            help="webhook: signing secret (or whsec_<base64>); never shown again.",
+        ),
+    ] = None,
+    exchange: Annotated[str | None, typer.Option(help="rabbitmq: topic exchange.")] = None,
+    routing_key: Annotated[
+        str | None, typer.Option(help="rabbitmq: routing key template; default {lang}.{feed}.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="nats: subject template, e.g. feedpipe.articles.{lang}.")
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="nats: JetStream stream (created when missing).")
+    ] = None,
+) -> None:
+    """Add an output: it receives every article committed from now on that its
+    filters admit (templates take {lang}, {feed} and {kind})."""
+    from shared.outputs import Filters
+
+    async def go(redis: Redis, settings: Settings) -> Any:
+        return await OutputRegistry(redis).add(
+            kind=kind,
+            url=url,
+            name=name,
+            secret=secret,
+            exchange=exchange,
+            routing_key=routing_key,
+            subject=subject,
+            stream=stream,
+            filters=Filters.parse(filters or []),
+            allow_private_networks=settings.allow_private_networks,
+        )
+
+    try:
+        output = _with_redis(go)
+    except OutputConfigError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"Added {output.kind.value} output [bold]{output.output_id}[/]"
+        f" ({escape(output.target)}), filters: {' '.join(output.filters.describe()) or 'none'}"
+    )
+
+
+@outputs_app.command("list")
+def outputs_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Outputs with their state, backlog (lag) and delivery health; secrets show as set/unset."""
+    from services.cli.outputs import list_outputs
+
+    _with_redis(lambda redis, settings: list_outputs(redis, console, as_json=as_json))
+
+
+@outputs_app.command("remove")
+def outputs_remove(ref: Annotated[str, typer.Argument(help="Output id or name.")]) -> None:
+    """Remove an output and its undelivered backlog."""
+
+    async def go(redis: Redis, settings: Settings) -> Any:
+        return await OutputRegistry(redis).remove(ref)
+
+    if _with_redis(go) is None:
+        err.print(f"[red]no output {escape(ref)!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"Removed output {escape(ref)}")
+
+
+def _set_output_enabled(ref: str, enabled: bool) -> None:
+    async def go(redis: Redis, settings: Settings) -> bool:
+        registry = OutputRegistry(redis)
+        output = await registry.resolve(ref)
+        if output is None:
+            return False
+        reason = None if enabled else "disabled by an operator"
+        return await registry.set_enabled(output.output_id, enabled, reason=reason)
+
+    if not _with_redis(go):
+        err.print(f"[red]no output {escape(ref)!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"{'Enabled' if enabled else 'Disabled'} output {escape(ref)}")
+
+
+@outputs_app.command("enable")
+def outputs_enable(ref: str) -> None:
+    """Deliver to an output again (its queued backlog first)."""
+    _set_output_enabled(ref, True)
+
+
+@outputs_app.command("disable")
+def outputs_disable(ref: str) -> None:
+    """Stop delivering to an output; what is already queued for it is kept."""
+    _set_output_enabled(ref, False)
+
+
+@outputs_app.command("test")
+def outputs_test(ref: Annotated[str, typer.Argument(help="Output id or name.")]) -> None:
+    """Send a signed sample article once and print the receiver's answer."""
+    from services.cli.outputs import print_attempt
+    from shared.outputs import Verdict, send_sample
+
+    async def go(redis: Redis, settings: Settings) -> Any:
+        output = await OutputRegistry(redis).resolve(ref)
+        if output is None:
+            return None
+        return output, await send_sample(output, settings)
+
+    found = _with_redis(go)
+    if found is None:
+        err.print(f"[red]no output {escape(ref)!r}[/]")
+        raise typer.Exit(1)
+    output, attempt = found
+    print_attempt(console, output, attempt)
+    if attempt.verdict is not Verdict.OK:
+        raise typer.Exit(1)
+
+
 # --- search -------------------------------------------------------------------
 
 
@@ -410,11 +548,14 @@ def dlq_replay(
     stage: str,
     entry_id: Annotated[str | None, typer.Argument(help="One entry; default all.")] = None,
 ) -> None:
-    """Put dead letters back on the stage's input stream."""
+    """Put dead letters back where they were read from (an output's queue for
+    the deliverer's delivery failures, else the stage's input stream)."""
     from services.cli import dlq
 
-    count = _with_redis(lambda redis, s: dlq.replay(redis, stage, entry_id))
-    console.print(f"Replayed {count} dead letter(s) of {stage}")
+    done = _with_redis(lambda redis, s: dlq.replay(redis, stage, entry_id))
+    console.print(f"Replayed {done.replayed} dead letter(s) of {stage}")
+    if done.kept:
+        err.print(f"[yellow]Kept {done.kept} letter(s) whose output was removed[/]")
 
 
 @dlq_app.command("purge")

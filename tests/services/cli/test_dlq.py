@@ -35,7 +35,7 @@ async def test_replay_moves_the_payload_back_to_the_input_stream(redis: Redis) -
     await add_letter(redis, b'{"a": 1}')
     await add_letter(redis, b'{"b": 2}')
 
-    assert await dlq.replay(redis, "parser", None) == 2
+    assert (await dlq.replay(redis, "parser", None)).replayed == 2
 
     entries = await redis.xrange(streams.FETCHED)
     assert [e[1][streams.DATA_FIELD.encode()] for e in entries] == [b'{"a": 1}', b'{"b": 2}']
@@ -46,7 +46,7 @@ async def test_replay_of_one_entry_leaves_the_others(redis: Redis) -> None:
     first = await add_letter(redis)
     await add_letter(redis)
 
-    assert await dlq.replay(redis, "parser", first.decode()) == 1
+    assert (await dlq.replay(redis, "parser", first.decode())).replayed == 1
 
     assert await redis.xlen(streams.dlq_stream("parser")) == 1
 

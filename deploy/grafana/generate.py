@@ -228,6 +228,56 @@ OVERVIEW = Dashboard(
                 ),
             ),
         ),
+        Row(
+            "Outputs",
+            (
+                Panel(
+                    "Deliveries per output by result",
+                    "Are the outputs (webhooks, RabbitMQ, NATS) taking what the index"
+                    " commits? Events per second per output: ok (receipt acknowledged),"
+                    " error (an attempt failed and is retried), throttled (429),"
+                    " dead_letter, gone (410), skipped (backlog full). Output ids are"
+                    " those of `feedpipe outputs list`.",
+                    (
+                        q(
+                            f"sum by (output, result) (rate(feedpipe_deliveries_total[{RATE}]))",
+                            "{{output}} {{result}}",
+                        ),
+                    ),
+                    unit="ops",
+                ),
+                Panel(
+                    "Delivery backlog per output",
+                    "Is an output falling behind? Events queued for it and not yet"
+                    " acknowledged by its receiver. A growing backlog with errors is a"
+                    " receiver that is down: its events wait here, the other outputs go on.",
+                    (q("feedpipe:delivery_lag:max", "{{output}}"),),
+                ),
+                Panel(
+                    "Oldest undelivered event per output",
+                    "How far behind is each output in time? Age of the oldest event in its"
+                    " queue (0 when it is empty).",
+                    (q("feedpipe:delivery_lag_seconds:max", "{{output}}"),),
+                    unit="s",
+                ),
+                Panel(
+                    "Delivery latency p50 / p95 / p99 (commit to receipt)",
+                    "How long after the index committed an article does a receiver"
+                    " acknowledge it? From the commit to the 2xx or the broker's confirm,"
+                    " over every output.",
+                    quantiles("feedpipe_delivery_latency_seconds"),
+                    unit="s",
+                ),
+                Panel(
+                    "Outputs by state",
+                    "How many outputs are delivering, and how many are disabled (by an"
+                    " operator, or after their receiver answered 410 Gone)?",
+                    (q("max by (state) (feedpipe_outputs)", "{{state}}"),),
+                    kind="stat",
+                    width=6,
+                ),
+            ),
+        ),
     ),
 )
 

@@ -1,4 +1,3 @@
-"""The suite's fixtures live in the test support package: tests/support/fixtures.py,
-and tests/support/brokers.py for the RabbitMQ and NATS JetStream servers."""
+"""The suite's fixtures live in the test support package (tests/support/fixtures.py)."""
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.brokers"]
+pytest_plugins = ["tests.support.fixtures"]

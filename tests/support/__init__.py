@@ -21,6 +21,10 @@ module                    what
                           (``RealCorpus``, ``RealText``)
 ``loadsite``              the benchmark load (feeds in generations, 304s, ``/_stats``)
                           and ``LoadSiteProcess`` running it in its own process
+``webhooks``              ``WebhookReceiver``: a webhook endpoint that verifies Standard
+                          Webhooks signatures, records items, answers as scripted
+``brokers``               the local RabbitMQ and NATS JetStream servers: fixtures
+                          ``rabbitmq`` and ``nats_js``, unique names, readers
 ``ports``, ``processes``  ``free_port``; ``wait_for``, ``stop_process``
 ``paths``                 the repository and the shared corpora beside it
 ========================  ==========================================================

@@ -2,7 +2,9 @@
 and benchmarks: where they are, unique names per test, and readers of what
 arrived (clients of the brokers' own libraries, not feedpipe's code).
 
-Its fixtures ``rabbitmq`` and ``nats_js`` are loaded by tests/conftest.py.
+The fixtures ``rabbitmq`` and ``nats_js`` (tests/support/fixtures.py) give a
+test a connected :class:`RabbitServer` / :class:`NatsServer` and delete the
+exchanges and streams it made.
 ``FEEDPIPE_TEST_AMQP_URL`` (default ``amqp://guest:guest@127.0.0.1:5672/``) and
 ``FEEDPIPE_TEST_NATS_URL`` (default ``nats://127.0.0.1:4222``) point elsewhere.
 A test that needs a server that does not answer is skipped, except under
@@ -148,15 +150,3 @@ async def nats_server() -> AsyncIterator[NatsServer]:
         yield server
     finally:
         await server.cleanup()
-
-
-@pytest.fixture
-async def rabbitmq() -> AsyncIterator[RabbitServer]:
-    async for server in rabbit_server():
-        yield server
-
-
-@pytest.fixture
-async def nats_js() -> AsyncIterator[NatsServer]:
-    async for server in nats_server():
-        yield server

@@ -18,6 +18,11 @@ fixture            scope      what
 ``start_pipeline`` test       ``start_pipeline(scale={...}, env={...})``: a started
                               ``Pipeline`` on ``redis_url`` with quick test
                               timings, stopped afterwards
+``rabbitmq``       test       the local RabbitMQ (``RabbitServer``): taps on
+                              exchanges, deleted afterwards (skipped when
+                              unreachable, except under ``CI=true``)
+``nats_js``        test       the local NATS JetStream (``NatsServer``): streams
+                              read and deleted afterwards (same skip rule)
 =================  =========  =====================================================
 """
 
@@ -31,6 +36,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.brokers import NatsServer, RabbitServer, nats_server, rabbit_server
 from tests.support.feedsite import FeedSite, start_sites
 from tests.support.pipeline import QUICK_ENV, Pipeline
 from tests.support.postgres import ADMIN_URL, ScratchDatabase
@@ -129,3 +135,15 @@ def start_pipeline(redis_url: str, tmp_path: Path) -> Iterator[PipelineFactory]:
     yield start
     for pipe in started:
         pipe.stop()
+
+
+@pytest.fixture
+async def rabbitmq() -> AsyncIterator[RabbitServer]:
+    async for server in rabbit_server():
+        yield server
+
+
+@pytest.fixture
+async def nats_js() -> AsyncIterator[NatsServer]:
+    async for server in nats_server():
+        yield server

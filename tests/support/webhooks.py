@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class WebhookReceiver:
         # While not None and not set, requests wait for it (counted in `waiting`).
         self.gate: asyncio.Event | None = None
         self.waiting = 0
+        # Called with each accepted request as it arrives (benchmarks time items with it).
+        self.on_accept: Callable[[Received], None] | None = None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -130,7 +133,10 @@ class WebhookReceiver:
         if answer is not None:
             self.answered[answer.status] += 1
             return web.Response(status=answer.status, headers=answer.headers)
-        self.accepted.append(Received(json.loads(body), headers, time.time(), body))
+        received = Received(json.loads(body), headers, time.time(), body)
+        self.accepted.append(received)
+        if self.on_accept is not None:
+            self.on_accept(received)
         self.answered[200] += 1
         return web.json_response({"accepted": True})
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shared.feeds import FeedRegistry
+from shared.outputs import OutputRegistry
 from shared.pipeline import stages, streams
 from shared.pipeline.redisconn import as_text
 from shared.pipeline.streaminfo import group_info
@@ -40,6 +41,7 @@ class Snapshot:
     overdue_s: float | None
     fetched_len: int
     errored: list[tuple[str, str]]
+    outputs: list[dict[str, Any]]
 
 
 async def snapshot(redis: Redis) -> Snapshot:
@@ -59,6 +61,7 @@ async def snapshot(redis: Redis) -> Snapshot:
                 dlq=int(await redis.xlen(streams.dlq_stream(stage.name))),
             )
         )
+    outputs = OutputRegistry(redis)
     registry = FeedRegistry(redis)
     feeds = await registry.all()
     now = time.time()
@@ -72,6 +75,7 @@ async def snapshot(redis: Redis) -> Snapshot:
         overdue_s=await registry.oldest_due(now),
         fetched_len=int(await redis.xlen(streams.FETCHED)),
         errored=errored[:10],
+        outputs=await outputs.public(await outputs.all()),
     )
 
 
@@ -116,6 +120,13 @@ def render(current: Snapshot, previous: Snapshot | None) -> Group:
     parts: list[Table | Text] = [table, feeds]
     for url, error in current.errored:
         parts.append(Text(f"  ✗ {url}: {error}", style="red"))
+    for out in current.outputs:
+        state = "enabled" if out["enabled"] else f"disabled ({out['disabled_reason']})"
+        line = f"output {out['id']} {out['kind']} {out['url']}: {state}, lag {out['lag']}"
+        if out["failures"]:
+            line += f", {out['failures']} failed attempts: {out['last_error']}"
+        bad = not out["enabled"] or out["failures"] or out["skipped"]
+        parts.append(Text(line, style="red" if bad else ""))
     return Group(*parts)
 
 

@@ -76,7 +76,9 @@ class RabbitTransport:
     async def send(self, delivery: Delivery) -> Attempt:
         try:
             broker = await self._ready()
-        except (Exception, TimeoutError) as exc:
+        except TimeoutError:
+            return Attempt(Verdict.ERROR, f"RabbitMQ did not answer within {self.timeout:g}s")
+        except Exception as exc:
             return Attempt(Verdict.ERROR, f"RabbitMQ not reachable: {describe(exc)}")
         keys = [routing.routing_key(self.output, event) for event in delivery.events]
         calls = [
@@ -159,7 +161,9 @@ class NatsTransport:
     async def send(self, delivery: Delivery) -> Attempt:
         try:
             broker = await self._ready()
-        except (Exception, TimeoutError) as exc:
+        except TimeoutError:
+            return Attempt(Verdict.ERROR, f"NATS did not answer within {self.timeout:g}s")
+        except Exception as exc:
             return Attempt(Verdict.ERROR, f"NATS not reachable: {describe(exc)}")
         subjects = [routing.subject(self.output, event) for event in delivery.events]
         calls = [

@@ -51,7 +51,7 @@ from redis.asyncio import Redis
 
 from benchmarks.lib import stats as st
 from benchmarks.pipeline import git_commit, machine
-from shared.outputs import OutputKind, OutputRegistry
+from shared.outputs import OutputKind, OutputRegistry, OutputSpec
 from shared.pipeline import streams
 from shared.pipeline.events import Article, ArticleCommitted, CommitKind
 from shared.pipeline.service import ensure_groups
@@ -292,9 +292,8 @@ async def one_run(
     log = Path(args.log_dir) / f"deliverer-{target_name}-{time.time():.0f}.log"
     proc: asyncio.subprocess.Process | None = None
     try:
-        await OutputRegistry(redis).add(
-            kind=target.kind, allow_private_networks=True, **target.output()
-        )
+        spec = OutputSpec(kind=target.kind, **target.output())
+        await OutputRegistry(redis).add(spec, allow_private_networks=True)
         for start in range(0, args.articles, PREFILL_CHUNK):
             end = min(start + PREFILL_CHUNK, args.articles)
             await commit(redis, [texts.event(n) for n in range(start, end)])

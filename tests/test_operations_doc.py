@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from shared.outputs import Delivery, OutputKind, open_transport
-from shared.outputs.model import new_output
 from shared.outputs.webhook import signature_headers, signer_for
 from shared.settings import Settings
-from tests.shared.outputs.samples import committed
+from tests.shared.outputs.samples import committed, make_output
 from tests.support.webhooks import WebhookReceiver
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "OPERATIONS.md"
@@ -62,7 +61,7 @@ def test_the_documented_verifier_refuses_an_old_timestamp(verify: Verify) -> Non
 @pytest.mark.integration
 async def test_the_documented_verifier_accepts_a_real_delivery(verify: Verify) -> None:
     async with WebhookReceiver() as receiver:
-        output = new_output(
+        output = make_output(
             output_id="o1",
             kind=OutputKind.WEBHOOK,
             url=receiver.url,

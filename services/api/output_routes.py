@@ -14,7 +14,14 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from services.api.deps import State, require_token
-from shared.outputs import Filters, Output, OutputConfigError, OutputKind, send_sample
+from shared.outputs import (
+    Filters,
+    Output,
+    OutputConfigError,
+    OutputKind,
+    OutputSpec,
+    send_sample,
+)
 
 router = APIRouter(prefix="/outputs", tags=["outputs"], dependencies=[Depends(require_token)])
 
@@ -52,10 +59,11 @@ async def list_outputs(state: State) -> list[dict[str, Any]]:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Add an output.")
 async def add_output(state: State, body: NewOutput) -> dict[str, Any]:
     try:
+        spec = OutputSpec(
+            **body.model_dump(exclude={"filters"}), filters=Filters.parse(body.filters)
+        )
         output = await state.outputs.add(
-            **body.model_dump(exclude={"filters"}),
-            filters=Filters.parse(body.filters),
-            allow_private_networks=state.settings.allow_private_networks,
+            spec, allow_private_networks=state.settings.allow_private_networks
         )
     except OutputConfigError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc

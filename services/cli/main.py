@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shared.feeds import FeedRegistry
-from shared.outputs import OutputConfigError, OutputKind, OutputRegistry
+from shared.outputs import Filters, OutputConfigError, OutputKind, OutputRegistry, OutputSpec
 from shared.pipeline import stages
 from shared.pipeline.events import FullContent
 from shared.pipeline.redisconn import make_redis, runtime_url_file
@@ -330,10 +330,8 @@ def outputs_add(
 ) -> None:
     """Add an output: it receives every article committed from now on that its
     filters admit (templates take {lang}, {feed} and {kind})."""
-    from shared.outputs import Filters
-
-    async def go(redis: Redis, settings: Settings) -> Any:
-        return await OutputRegistry(redis).add(
+    try:
+        spec = OutputSpec(
             kind=kind,
             url=url,
             name=name,
@@ -343,7 +341,14 @@ def outputs_add(
             subject=subject,
             stream=stream,
             filters=Filters.parse(filters or []),
-            allow_private_networks=settings.allow_private_networks,
+        )
+    except OutputConfigError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from exc
+
+    async def go(redis: Redis, settings: Settings) -> Any:
+        return await OutputRegistry(redis).add(
+            spec, allow_private_networks=settings.allow_private_networks
         )
 
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import ClientSession
 
 from shared.outputs.attempt import Attempt, Verdict
-from shared.outputs.model import Filters, Output, OutputConfigError, OutputKind
+from shared.outputs.model import Filters, Output, OutputConfigError, OutputKind, OutputSpec
 from shared.outputs.payload import sample_event
 from shared.outputs.registry import OutputRegistry
 from shared.outputs.transport import Delivery, Transport
@@ -53,6 +53,7 @@ __all__ = [
     "OutputConfigError",
     "OutputKind",
     "OutputRegistry",
+    "OutputSpec",
     "Transport",
     "Verdict",
     "open_transport",

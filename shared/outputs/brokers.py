@@ -26,8 +26,9 @@ cannot be reached makes an ``error`` attempt like any other failure.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from faststream.nats import NatsBroker
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
@@ -41,62 +42,98 @@ from shared.settings import Settings
 
 CONTENT_TYPE = "application/json"
 
-
-async def _all_or_error(what: str, calls: Sequence[Awaitable[Any]]) -> tuple[list[Any], str | None]:
-    """Await every publish; the results, or a one-line error naming how many failed."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    if errors:
-        first = describe(errors[0])
-        return results, f"{what}: {len(errors)} of {len(results)} failed, first: {first}"
-    return results, None
+B = TypeVar("B", RabbitBroker, NatsBroker)
 
 
-class RabbitTransport:
+class _BrokerTransport(ABC, Generic[B]):
+    """Connects on the first batch (and after :meth:`aclose`), within the
+    delivery time limit; a failed connection is an ``error`` attempt."""
+
+    system: str  # how errors name the broker
+
     def __init__(self, output: Output, settings: Settings) -> None:
-        assert output.exchange is not None
         self.output = output
         self.timeout = settings.delivery_timeout
-        self.exchange = RabbitExchange(output.exchange, type=ExchangeType.TOPIC, durable=True)
-        self._broker: RabbitBroker | None = None
+        self._broker: B | None = None
 
-    async def _ready(self) -> RabbitBroker:
-        if self._broker is None:
-            broker = RabbitBroker(self.output.url, logger=None, timeout=self.timeout)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await broker.connect()
-                    await broker.declare_exchange(self.exchange)
-            except BaseException:
-                await broker.stop()
-                raise
-            self._broker = broker
-        return self._broker
+    @abstractmethod
+    def _make(self) -> B: ...
+
+    @abstractmethod
+    async def _prepare(self, broker: B) -> None:
+        """Declare what publishing needs (an exchange, a stream)."""
+
+    @abstractmethod
+    async def _publish(self, broker: B, delivery: Delivery) -> Attempt: ...
 
     async def send(self, delivery: Delivery) -> Attempt:
         try:
-            broker = await self._ready()
+            if self._broker is None:
+                broker = self._make()
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        await broker.connect()
+                        await self._prepare(broker)
+                except BaseException:
+                    await broker.stop()
+                    raise
+                self._broker = broker
         except TimeoutError:
-            return Attempt(Verdict.ERROR, f"RabbitMQ did not answer within {self.timeout:g}s")
+            return Attempt(Verdict.ERROR, f"{self.system} did not answer within {self.timeout:g}s")
         except Exception as exc:
-            return Attempt(Verdict.ERROR, f"RabbitMQ not reachable: {describe(exc)}")
-        keys = [routing.routing_key(self.output, event) for event in delivery.events]
-        calls = [
-            broker.publish(
-                item,
-                exchange=self.exchange,
-                routing_key=key,
-                mandatory=False,  # unbound routing keys are the receiver's choice
-                persist=True,
-                message_id=event.delivery_key,
-                message_type=event.kind.value,
-                content_type=CONTENT_TYPE,
-                timestamp=event.committed_at,
-                timeout=self.timeout,
+            return Attempt(Verdict.ERROR, f"{self.system} not reachable: {describe(exc)}")
+        return await self._publish(self._broker, delivery)
+
+    async def _all(self, calls: Sequence[Awaitable[Any]]) -> tuple[list[Any], str | None]:
+        """Await every publish; the results, or a one-line error naming how many failed."""
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            first = describe(errors[0])
+            return results, (
+                f"{self.system} publish: {len(errors)} of {len(results)} failed, first: {first}"
             )
-            for event, item, key in zip(delivery.events, delivery.items, keys, strict=True)
-        ]
-        results, error = await _all_or_error("RabbitMQ publish", calls)
+        return results, None
+
+    async def aclose(self) -> None:
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+
+
+class RabbitTransport(_BrokerTransport[RabbitBroker]):
+    system = "RabbitMQ"
+
+    def __init__(self, output: Output, settings: Settings) -> None:
+        super().__init__(output, settings)
+        assert output.exchange is not None
+        self.exchange = RabbitExchange(output.exchange, type=ExchangeType.TOPIC, durable=True)
+
+    def _make(self) -> RabbitBroker:
+        return RabbitBroker(self.output.url, logger=None, timeout=self.timeout)
+
+    async def _prepare(self, broker: RabbitBroker) -> None:
+        await broker.declare_exchange(self.exchange)
+
+    async def _publish(self, broker: RabbitBroker, delivery: Delivery) -> Attempt:
+        keys = [routing.routing_key(self.output, event) for event in delivery.events]
+        results, error = await self._all(
+            [
+                broker.publish(
+                    item,
+                    exchange=self.exchange,
+                    routing_key=key,
+                    mandatory=False,  # unbound routing keys are the receiver's choice
+                    persist=True,
+                    message_id=event.delivery_key,
+                    message_type=event.kind.value,
+                    content_type=CONTENT_TYPE,
+                    timestamp=event.committed_at,
+                    timeout=self.timeout,
+                )
+                for event, item, key in zip(delivery.events, delivery.items, keys, strict=True)
+            ]
+        )
         if error is not None:
             return Attempt(Verdict.ERROR, error)
         refused = [r for r in results if type(r).__name__ != "Ack"]
@@ -106,91 +143,64 @@ class RabbitTransport:
                 f"RabbitMQ did not confirm {len(refused)} of {len(results)} messages"
                 f" ({type(refused[0]).__name__})",
             )
-        return Attempt(
-            Verdict.OK,
-            f"{len(results)} confirmed",
-            answer=f"RabbitMQ confirmed {len(results)} message(s) on exchange"
+        answer = (
+            f"RabbitMQ confirmed {len(results)} message(s) on exchange"
             f" {self.exchange.name!r}, routing key {keys[0]!r}"
             if keys
-            else "",
+            else ""
         )
-
-    async def aclose(self) -> None:
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
+        return Attempt(Verdict.OK, f"{len(results)} confirmed", answer=answer)
 
 
-class NatsTransport:
+class NatsTransport(_BrokerTransport[NatsBroker]):
+    system = "NATS"
+
     def __init__(self, output: Output, settings: Settings) -> None:
+        super().__init__(output, settings)
         assert output.subject is not None
         assert output.stream is not None
-        self.output = output
+        self.subject = output.subject
         self.stream = output.stream
-        self.timeout = settings.delivery_timeout
-        self._broker: NatsBroker | None = None
 
-    async def _ready(self) -> NatsBroker:
-        if self._broker is None:
-            broker = NatsBroker(
-                self.output.url,
-                logger=None,
-                connect_timeout=max(int(self.timeout), 1),
-                max_reconnect_attempts=-1,
-            )
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await broker.connect()
-                    await self._ensure_stream(broker)
-            except BaseException:
-                await broker.stop()
-                raise
-            self._broker = broker
-        return self._broker
+    def _make(self) -> NatsBroker:
+        return NatsBroker(
+            self.output.url,
+            logger=None,
+            connect_timeout=max(int(self.timeout), 1),
+            max_reconnect_attempts=-1,
+        )
 
-    async def _ensure_stream(self, broker: NatsBroker) -> None:
-        assert self.output.subject is not None
+    async def _prepare(self, broker: NatsBroker) -> None:
         js = broker.config.connection_state.stream
         try:
             await js.stream_info(self.stream)
         except NotFoundError:
-            await js.add_stream(
-                name=self.stream, subjects=[nats_stream_subjects(self.output.subject)]
-            )
+            await js.add_stream(name=self.stream, subjects=[nats_stream_subjects(self.subject)])
 
-    async def send(self, delivery: Delivery) -> Attempt:
-        try:
-            broker = await self._ready()
-        except TimeoutError:
-            return Attempt(Verdict.ERROR, f"NATS did not answer within {self.timeout:g}s")
-        except Exception as exc:
-            return Attempt(Verdict.ERROR, f"NATS not reachable: {describe(exc)}")
+    async def _publish(self, broker: NatsBroker, delivery: Delivery) -> Attempt:
         subjects = [routing.subject(self.output, event) for event in delivery.events]
-        calls = [
-            broker.publish(
-                item,
-                subject,
-                headers={"Nats-Msg-Id": event.delivery_key, "content-type": CONTENT_TYPE},
-                stream=self.stream,
-                timeout=self.timeout,
-            )
-            for event, item, subject in zip(delivery.events, delivery.items, subjects, strict=True)
-        ]
-        results, error = await _all_or_error("JetStream publish", calls)
+        results, error = await self._all(
+            [
+                broker.publish(
+                    item,
+                    subject,
+                    headers={"Nats-Msg-Id": event.delivery_key, "content-type": CONTENT_TYPE},
+                    stream=self.stream,
+                    timeout=self.timeout,
+                )
+                for event, item, subject in zip(
+                    delivery.events, delivery.items, subjects, strict=True
+                )
+            ]
+        )
         if error is not None:
             return Attempt(Verdict.ERROR, error)
         duplicates = sum(1 for ack in results if getattr(ack, "duplicate", False))
-        last = results[-1] if results else None
         answer = (
             f"JetStream stored {len(results)} message(s) in stream {self.stream!r}"
             f" ({duplicates} duplicate(s) dropped), subject {subjects[0]!r},"
-            f" last sequence {getattr(last, 'seq', '?')}"
+            f" last sequence {getattr(results[-1], 'seq', '?')}"
             if results
             else ""
         )
         return Attempt(Verdict.OK, f"{len(results)} acknowledged", answer=answer)
-
-    async def aclose(self) -> None:
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None

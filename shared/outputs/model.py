@@ -241,70 +241,89 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+class OutputSpec(BaseModel):
+    """What an operator asks for when adding an output (``feedpipe outputs add``,
+    ``POST /outputs``); :func:`new_output` checks it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: OutputKind
+    url: str
+    name: str | None = None
+    secret: SecretStr | None = None
+    exchange: str | None = None
+    routing_key: str | None = None
+    subject: str | None = None
+    stream: str | None = None
+    filters: Filters = Filters()
+
+
 def new_output(
+    spec: OutputSpec,
     *,
     output_id: str,
-    kind: OutputKind,
-    url: str,
     created_at: datetime,
-    name: str | None = None,
-    secret: str | None = None,
-    exchange: str | None = None,
-    routing_key: str | None = None,
-    subject: str | None = None,
-    stream: str | None = None,
-    filters: Filters | None = None,
     allow_private_networks: bool = False,
 ) -> Output:
     """An output checked for everything that can be known before delivering:
     raises OutputConfigError naming the problem."""
-    url = url.strip()
+    kind = spec.kind
+    url = spec.url.strip()
     parts = urlsplit(url)
     if parts.scheme not in _SCHEMES[kind] or not parts.hostname:
         schemes = " or ".join(f"{s}://" for s in _SCHEMES[kind])
         raise OutputConfigError(f"a {kind.value} output needs a {schemes} URL, not {url!r}")
-    if name is not None and not _NAME.match(name):
-        raise OutputConfigError(f"name {name!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    if spec.name is not None and not _NAME.match(spec.name):
+        raise OutputConfigError(f"name {spec.name!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    secret = spec.secret.get_secret_value() if spec.secret is not None else None
     if secret is not None and kind is not OutputKind.WEBHOOK:
         raise OutputConfigError("--secret signs webhooks; broker credentials go in the URL")
     if secret is not None and not secret.strip():
         raise OutputConfigError("the secret is empty")
+    broker_fields = {
+        "--exchange": spec.exchange,
+        "--routing-key": spec.routing_key,
+        "--subject": spec.subject,
+        "--stream": spec.stream,
+    }
     if kind is OutputKind.WEBHOOK:
         _check_webhook_host(parts.hostname, allow_private_networks=allow_private_networks)
-        if exchange or routing_key or subject or stream:
-            raise OutputConfigError(
-                "--exchange, --routing-key, --subject and --stream are for broker outputs"
-            )
+        _refuse(broker_fields, "broker outputs")
     elif kind is OutputKind.RABBITMQ:
-        if not exchange:
+        if not spec.exchange:
             raise OutputConfigError("a rabbitmq output needs --exchange")
-        template_fields(routing_key or DEFAULT_ROUTING_KEY)
-        if subject or stream:
-            raise OutputConfigError("--subject and --stream are for nats outputs")
+        template_fields(spec.routing_key or DEFAULT_ROUTING_KEY)
+        _refuse({k: broker_fields[k] for k in ("--subject", "--stream")}, "nats outputs")
     else:
-        if not subject:
+        if not spec.subject:
             raise OutputConfigError("a nats output needs --subject, e.g. feedpipe.articles.{lang}")
-        nats_stream_subjects(subject)
-        if not stream or not _STREAM_NAME.match(stream):
+        nats_stream_subjects(spec.subject)
+        if not spec.stream or not _STREAM_NAME.match(spec.stream):
             raise OutputConfigError(
                 "a nats output needs --stream NAME (letters, digits, '_', '-'): the JetStream"
                 " stream that holds its subjects, created when missing"
             )
-        if exchange or routing_key:
-            raise OutputConfigError("--exchange and --routing-key are for rabbitmq outputs")
+        _refuse({k: broker_fields[k] for k in ("--exchange", "--routing-key")}, "rabbitmq outputs")
+    routing_key = spec.routing_key or DEFAULT_ROUTING_KEY
     return Output(
         output_id=output_id,
         kind=kind,
         url=url,
-        name=name,
-        secret=SecretStr(secret) if secret is not None else None,
-        exchange=exchange,
-        routing_key=(routing_key or DEFAULT_ROUTING_KEY) if kind is OutputKind.RABBITMQ else None,
-        subject=subject,
-        stream=stream,
-        filters=filters or Filters(),
+        name=spec.name,
+        secret=spec.secret,
+        exchange=spec.exchange,
+        routing_key=routing_key if kind is OutputKind.RABBITMQ else None,
+        subject=spec.subject,
+        stream=spec.stream,
+        filters=spec.filters,
         created_at=created_at,
     )
+
+
+def _refuse(given: dict[str, str | None], belongs_to: str) -> None:
+    flags = [flag for flag, value in given.items() if value]
+    if flags:
+        raise OutputConfigError(f"{', '.join(flags)}: only for {belongs_to}")
 
 
 def _check_webhook_host(host: str, *, allow_private_networks: bool) -> None:

@@ -22,7 +22,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from shared.outputs.model import Filters, Output, OutputConfigError, OutputKind, new_output
+from shared.outputs.model import Output, OutputConfigError, OutputSpec, new_output
 from shared.pipeline import stages, streams
 from shared.pipeline.redisconn import as_text
 
@@ -85,36 +85,16 @@ class OutputRegistry:
         self._record = redis.register_script((Path(__file__).parent / "record.lua").read_text())
 
     # --- settings --------------------------------------------------------------
-    async def add(
-        self,
-        *,
-        kind: OutputKind,
-        url: str,
-        name: str | None = None,
-        secret: str | None = None,
-        exchange: str | None = None,
-        routing_key: str | None = None,
-        subject: str | None = None,
-        stream: str | None = None,
-        filters: Filters | None = None,
-        allow_private_networks: bool = False,
-    ) -> Output:
+    async def add(self, spec: OutputSpec, *, allow_private_networks: bool = False) -> Output:
         """Check and store a new output with its (empty) queue; raises
         OutputConfigError. It receives what is committed from now on."""
         output = new_output(
+            spec,
             output_id=secrets.token_hex(4),
-            kind=kind,
-            url=url,
-            name=name,
-            secret=secret,
-            exchange=exchange,
-            routing_key=routing_key,
-            subject=subject,
-            stream=stream,
-            filters=filters,
             created_at=datetime.now(UTC),
             allow_private_networks=allow_private_networks,
         )
+        name = output.name
         if name is not None and any(o.name == name for o in await self.all()):
             raise OutputConfigError(f"an output is already named {name!r}")
         fields: dict[str, str | bytes] = {"config": _config_json(output), "enabled": "1"}

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from services.cli.status import render, snapshot
-from shared.outputs import OutputKind, OutputRegistry
+from shared.outputs import OutputKind, OutputRegistry, OutputSpec
 from shared.pipeline import streams
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ async def test_status_lists_every_stage_with_the_deliverer(redis: Redis) -> None
 
 async def test_status_shows_each_output_with_its_backlog_and_state(redis: Redis) -> None:
     registry = OutputRegistry(redis)
-    output = await registry.add(kind=OutputKind.WEBHOOK, url="https://hooks.example/in")
+    output = await registry.add(OutputSpec(kind=OutputKind.WEBHOOK, url="https://hooks.example/in"))
     await redis.xadd(streams.delivery_queue(output.output_id), {"x": "1"})
     await registry.set_enabled(output.output_id, False, reason="HTTP 410 (Gone)")
     text = shown(await snapshot(redis))

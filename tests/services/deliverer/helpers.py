@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from shared.outputs import Output, OutputKind, OutputRegistry
+from shared.outputs import Output, OutputKind, OutputRegistry, OutputSpec
 from shared.outputs.model import Filters
 from shared.pipeline import streams
 from shared.pipeline.events import ArticleCommitted
@@ -30,13 +31,13 @@ def quick_settings(**kw: object) -> Settings:
 async def add_webhook(
     redis: Redis, url: str, *, secret: str | None = None, filters: list[str] | None = None
 ) -> Output:
-    return await OutputRegistry(redis).add(
+    spec = OutputSpec(
         kind=OutputKind.WEBHOOK,
         url=url,
-        secret=secret,
+        secret=SecretStr(secret) if secret is not None else None,
         filters=Filters.parse(filters or []),
-        allow_private_networks=True,
     )
+    return await OutputRegistry(redis).add(spec, allow_private_networks=True)
 
 
 async def enqueue(redis: Redis, output: Output, events: Iterable[ArticleCommitted]) -> list[bytes]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from shared.outputs.model import Filters, Output, OutputKind, new_output
+from pydantic import SecretStr
+
+from shared.outputs.model import Filters, Output, OutputKind, OutputSpec, new_output
 from shared.pipeline.events import Article, ArticleCommitted, CommitKind
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -43,14 +46,28 @@ def committed(
     )
 
 
-def webhook(
-    url: str = "https://hooks.example/in", *, filters: list[str] | None = None, **kw: object
+def make_output(
+    *,
+    kind: OutputKind,
+    url: str,
+    output_id: str = "o1",
+    created_at: datetime = NOW,
+    allow_private_networks: bool = False,
+    secret: str | None = None,
+    **spec: Any,
 ) -> Output:
+    """``new_output`` of a spec with these fields (the secret as plain text)."""
     return new_output(
-        output_id=str(kw.pop("output_id", "o1")),
-        kind=OutputKind.WEBHOOK,
-        url=url,
-        created_at=NOW,
-        filters=Filters.parse(filters or []),
-        **kw,  # type: ignore[arg-type]
+        OutputSpec(
+            kind=kind, url=url, secret=SecretStr(secret) if secret is not None else None, **spec
+        ),
+        output_id=output_id,
+        created_at=created_at,
+        allow_private_networks=allow_private_networks,
     )
+
+
+def webhook(
+    url: str = "https://hooks.example/in", *, filters: list[str] | None = None, **kw: Any
+) -> Output:
+    return make_output(kind=OutputKind.WEBHOOK, url=url, filters=Filters.parse(filters or []), **kw)

@@ -9,9 +9,9 @@ import pytest
 
 from shared.outputs import Delivery, OutputKind, open_transport
 from shared.outputs.attempt import Verdict
-from shared.outputs.model import Output, new_output
+from shared.outputs.model import Output
 from shared.settings import Settings
-from tests.shared.outputs.samples import committed
+from tests.shared.outputs.samples import committed, make_output
 from tests.support.brokers import AMQP_URL, NATS_URL, NatsServer, RabbitServer, unique
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ SETTINGS = Settings(delivery_timeout=5.0)
 
 
 def rabbit_output(exchange: str, *, url: str = AMQP_URL, routing_key: str | None = None) -> Output:
-    return new_output(
+    return make_output(
         output_id="r1",
         kind=OutputKind.RABBITMQ,
         url=url,
@@ -31,7 +31,7 @@ def rabbit_output(exchange: str, *, url: str = AMQP_URL, routing_key: str | None
 
 
 def nats_output(stream: str, subject: str, *, url: str = NATS_URL) -> Output:
-    return new_output(
+    return make_output(
         output_id="n1",
         kind=OutputKind.NATS,
         url=url,
@@ -124,4 +124,4 @@ async def test_a_nats_subject_no_stream_holds_is_an_error_attempt(nats_js: NatsS
     output = nats_output(stream, f"{stream}.other.{{lang}}")
     attempt = await send(output, Delivery.of([committed(1)]))
     assert attempt.verdict is Verdict.ERROR
-    assert "JetStream publish" in attempt.detail
+    assert attempt.detail.startswith("NATS publish: 1 of 1 failed")

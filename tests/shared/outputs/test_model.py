@@ -11,12 +11,11 @@ from shared.outputs.model import (
     OutputConfigError,
     OutputKind,
     nats_stream_subjects,
-    new_output,
     redact_url,
     template_fields,
 )
 from shared.pipeline.events import CommitKind
-from tests.shared.outputs.samples import NOW, webhook
+from tests.shared.outputs.samples import NOW, make_output, webhook
 
 
 def test_filters_group_values_by_key() -> None:
@@ -54,7 +53,7 @@ def test_a_webhook_to_a_loopback_address_is_allowed_with_private_networks() -> N
 
 def test_each_kind_needs_its_own_url_scheme() -> None:
     with pytest.raises(OutputConfigError, match=r"needs a amqp:// or amqps:// URL"):
-        new_output(
+        make_output(
             output_id="o",
             kind=OutputKind.RABBITMQ,
             url="http://rabbit:5672",
@@ -65,8 +64,8 @@ def test_each_kind_needs_its_own_url_scheme() -> None:
 
 def test_a_rabbitmq_output_needs_an_exchange_and_gets_the_default_routing_key() -> None:
     with pytest.raises(OutputConfigError, match="needs --exchange"):
-        new_output(output_id="o", kind=OutputKind.RABBITMQ, url="amqp://h/", created_at=NOW)
-    output = new_output(
+        make_output(output_id="o", kind=OutputKind.RABBITMQ, url="amqp://h/", created_at=NOW)
+    output = make_output(
         output_id="o", kind=OutputKind.RABBITMQ, url="amqp://h/", exchange="x", created_at=NOW
     )
     assert output.routing_key == "{lang}.{feed}"
@@ -74,9 +73,9 @@ def test_a_rabbitmq_output_needs_an_exchange_and_gets_the_default_routing_key() 
 
 def test_a_nats_output_needs_a_subject_and_a_stream() -> None:
     with pytest.raises(OutputConfigError, match="needs --subject"):
-        new_output(output_id="o", kind=OutputKind.NATS, url="nats://h:4222", created_at=NOW)
+        make_output(output_id="o", kind=OutputKind.NATS, url="nats://h:4222", created_at=NOW)
     with pytest.raises(OutputConfigError, match="needs --stream"):
-        new_output(
+        make_output(
             output_id="o", kind=OutputKind.NATS, url="nats://h:4222", subject="a.{lang}",
             created_at=NOW,
         )  # fmt: skip
@@ -84,7 +83,7 @@ def test_a_nats_output_needs_a_subject_and_a_stream() -> None:
 
 def test_a_secret_is_only_for_webhooks() -> None:
     with pytest.raises(OutputConfigError, match="signs webhooks"):
-        new_output(
+        make_output(
             output_id="o", kind=OutputKind.RABBITMQ, url="amqp://h/", exchange="x",
             secret="s", created_at=NOW,
         )  # fmt: skip

@@ -7,18 +7,15 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from shared.outputs import Filters, OutputConfigError, OutputKind, OutputRegistry
+from shared.outputs import Filters, OutputConfigError, OutputKind, OutputRegistry, OutputSpec
 from shared.pipeline import streams
 
 pytestmark = pytest.mark.integration
 
 
 async def add_webhook(registry: OutputRegistry, **kw: object) -> str:
-    output = await registry.add(
-        kind=OutputKind.WEBHOOK,
-        url=str(kw.pop("url", "https://hooks.example/in")),
-        **kw,  # type: ignore[arg-type]
-    )
+    url = str(kw.pop("url", "https://hooks.example/in"))
+    output = await registry.add(OutputSpec(kind=OutputKind.WEBHOOK, url=url, **kw))  # type: ignore[arg-type]
     return output.output_id
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.outputs.model import Filters, OutputKind, new_output
+from shared.outputs.model import Filters, OutputKind
 from shared.outputs.routing import render, routing_key, wants
 from shared.pipeline.events import CommitKind
-from tests.shared.outputs.samples import NOW, committed
+from tests.shared.outputs.samples import NOW, committed, make_output
 
 
 def test_no_filter_admits_every_event() -> None:
@@ -54,7 +54,7 @@ def test_events_without_language_or_article_render_placeholders_as_unknown() -> 
 
 
 def test_a_rabbitmq_output_routes_by_language_and_feed_by_default() -> None:
-    output = new_output(
+    output = make_output(
         output_id="o", kind=OutputKind.RABBITMQ, url="amqp://h/", exchange="x", created_at=NOW
     )
     assert routing_key(output, committed(lang="fr", feed="f9")) == "fr.f9"

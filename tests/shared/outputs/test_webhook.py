@@ -10,10 +10,9 @@ import pytest
 
 from shared.outputs import Delivery, OutputKind, open_transport
 from shared.outputs.attempt import Verdict
-from shared.outputs.model import new_output
 from shared.outputs.webhook import signature_headers, signer_for
 from shared.settings import Settings
-from tests.shared.outputs.samples import committed
+from tests.shared.outputs.samples import committed, make_output
 from tests.support.webhooks import Answer, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -32,7 +31,7 @@ def settings(**kw: object) -> Settings:
 
 
 def output_to(url: str, *, secret: str | None = SECRET, private: bool = True):  # type: ignore[no-untyped-def]
-    return new_output(
+    return make_output(
         output_id="o1",
         kind=OutputKind.WEBHOOK,
         url=url,

@@ -1,9 +1,13 @@
 """The deliverer's stage handler: committed events to the queues of the outputs
-that want them (outputs and XACK in one MULTI/EXEC, by the stage runtime)."""
+that want them, queued in the MULTI/EXEC that acknowledges the events (as the
+stage runtime's transaction operations; ``enqueue.lua`` skips an output removed
+since the router last loaded the list)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -13,11 +17,12 @@ from shared.logging import get_logger
 from shared.outputs import Output, OutputRegistry
 from shared.pipeline import streams
 from shared.pipeline.events import ArticleCommitted
-from shared.pipeline.stage import ItemResult
-from shared.pipeline.stage import Output as StreamOutput
+from shared.pipeline.stage import EventTooLargeError, ItemResult, TxOp, encode_event
 from shared.settings import Settings
 
 log = get_logger(__name__)
+
+ENQUEUE_LUA = (Path(__file__).parent / "enqueue.lua").read_text()
 
 
 class Router:
@@ -25,6 +30,7 @@ class Router:
         self.redis = redis
         self.registry = registry
         self.max_backlog = settings.delivery_max_backlog
+        self.max_event_bytes = settings.max_event_bytes
         self._version = -1
         self._outputs: list[Output] = []
 
@@ -63,7 +69,24 @@ class Router:
                 first_cursor=skipped.first_cursor,
                 max_backlog=self.max_backlog,
             )
-        return [
-            ItemResult(outputs=[StreamOutput(streams.delivery_queue(t), event) for t in targets])
-            for event, targets in zip(events, plan.routes, strict=True)
-        ]
+        results: list[ItemResult] = []
+        for event, targets in zip(events, plan.routes, strict=True):
+            if not targets:
+                results.append(ItemResult())
+                continue
+            try:  # one encoding per event, whatever the number of outputs
+                payload = encode_event(event, max_bytes=self.max_event_bytes)
+            except EventTooLargeError as exc:
+                results.append(ItemResult(error=exc))
+                continue
+            results.append(ItemResult(tx_ops=[_enqueue(t, payload) for t in targets]))
+        return results
+
+
+def _enqueue(output_id: str, payload: bytes) -> TxOp:
+    keys = (streams.output_key(output_id), streams.delivery_queue(output_id))
+
+    def op(pipe: Any) -> None:
+        pipe.eval(ENQUEUE_LUA, 2, *keys, streams.DATA_FIELD, payload)
+
+    return op

@@ -130,7 +130,7 @@ async def test_every_article_reaches_every_output_once_through_a_kill_and_an_out
             if r == ROUNDS // 2:
                 hook.failing = None
             await asyncio.sleep(0.3)
-        pipe.wait_for_worker("deliverer", not_pid=victim, timeout=120)
+        await asyncio.to_thread(pipe.wait_for_worker, "deliverer", not_pid=victim, timeout=120)
 
         assert await hook.wait_for(ARTICLES, timeout=240) == expected
         messages = await tap.read(ARTICLES, timeout=240)

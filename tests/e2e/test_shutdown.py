@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from datetime import UTC, datetime
 
 import aiohttp
 import psutil
@@ -13,6 +14,7 @@ import pytest
 import redis as redis_sync
 
 from shared.pipeline import stages, streams
+from shared.pipeline.events import Article, ArticleCommitted, CommitKind
 from tests.support.feedsite import FeedSite
 from tests.support.fixtures import PipelineFactory
 from tests.support.pipeline import get_json, indexed_once, wait_until
@@ -23,6 +25,18 @@ STOP_BOUND_S = 30  # uvicorn and FastStream graceful timeouts are 20 s
 
 
 FEED_SITE_SEED = 3  # the `site` fixture's seed
+
+
+def committed_event(n: int) -> bytes:
+    now = datetime.now(UTC)
+    article = Article(
+        article_id=f"shutdown{n}", feed_id="f", feed_url="http://127.0.0.1/f", url=None,
+        fetched_at=now,
+    )  # fmt: skip
+    return ArticleCommitted(
+        kind=CommitKind.NEW, cursor=str(n), article_id=article.article_id,
+        cluster_id=article.article_id, version=1, committed_at=now, article=article,
+    ).model_dump_json().encode()  # fmt: skip
 
 
 def pending_of(redis_url: str, stream: str, group: str, pid: int) -> int | None:
@@ -73,6 +87,11 @@ async def test_sigterm_mid_flow_exits_cleanly_and_strands_nothing(
                 await pipe.acli("feeds", "add", site.feed_url(f"f{n}"))
 
             client = redis_sync.Redis.from_url(redis_url)
+            if stream == streams.COMMITTED:
+                # The deliverer reads what the indexer commits; the test also
+                # commits events of its own, so the deliverer has work at once.
+                for n in range(600):
+                    client.xadd(stream, {streams.DATA_FIELD: committed_event(n)})
 
             async def flowing() -> bool:
                 stats = client.hget(streams.STATS, f"{service}:processed")

@@ -19,17 +19,21 @@ from tests.shared.outputs.samples import committed
 pytestmark = pytest.mark.integration
 
 
-async def route(redis: Redis, events: list[ArticleCommitted], **settings: Any) -> None:
-    """Commit ``events`` to the committed stream and run one router batch over them."""
+def make_router(redis: Redis, **settings: Any) -> Router:
+    return Router(redis=redis, registry=OutputRegistry(redis), settings=quick_settings(**settings))
+
+
+async def route(
+    redis: Redis, events: list[ArticleCommitted], router: Router | None = None, **settings: Any
+) -> None:
+    """Commit ``events`` to the committed stream and run one batch of the stage
+    over them (with ``router``, or a new one)."""
     await ensure_groups(redis)
     for event in events:
         await redis.xadd(streams.COMMITTED, {streams.DATA_FIELD: event.model_dump_json()})
     s = quick_settings(**settings)
     stage = StreamStage(
-        stages.DELIVERER,
-        redis=redis,
-        settings=s,
-        handler=Router(redis=redis, registry=OutputRegistry(redis), settings=s),
+        stages.DELIVERER, redis=redis, settings=s, handler=router or make_router(redis, **settings)
     )
     reply: Any = await redis.xreadgroup(
         "deliverer", "c1", {streams.COMMITTED: ">"}, count=len(events)
@@ -87,10 +91,23 @@ async def test_a_full_backlog_skips_events_and_records_it_on_the_output(redis: R
 
 
 async def test_an_output_added_later_is_seen_by_the_next_batch(redis: Redis) -> None:
-    await ensure_groups(redis)
-    s = quick_settings()
-    router = Router(redis=redis, registry=OutputRegistry(redis), settings=s)
-    assert [r.outputs for r in await router([committed(1)])] == [[]]
+    router = make_router(redis)
+    await route(redis, [committed(1)], router)
     late = await add_webhook(redis, "http://127.0.0.1:1/late")
-    results = await router([committed(2)])
-    assert [o.stream for o in results[0].outputs] == [streams.delivery_queue(late.output_id)]
+    await route(redis, [committed(2)], router)
+    assert await queued(redis, late.output_id) == ["art2:1"]
+
+
+async def test_an_output_removed_after_the_router_loaded_it_gets_no_queue_back(
+    redis: Redis,
+) -> None:
+    gone = await add_webhook(redis, "http://127.0.0.1:1/gone")
+    router = make_router(redis)
+    assert [o.output_id for o in await router.outputs()] == [gone.output_id]
+    await OutputRegistry(redis).remove(gone.output_id)
+    await redis.decr(streams.OUTPUTS_VERSION)  # as if the removal came after the version check
+
+    await route(redis, [committed(1)], router)
+
+    assert await redis.exists(streams.delivery_queue(gone.output_id)) == 0
+    assert (await redis.xpending(streams.COMMITTED, "deliverer"))["pending"] == 0

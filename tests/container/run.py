@@ -3,7 +3,7 @@
 Installs what is missing (Debian's docker.io, docker-compose, debootstrap),
 starts a private Docker engine without any bridge network, builds the base and
 stand-in images (cached between runs) and feedpipe's image from the real
-Dockerfile, brings up redis, postgres, the five services, the demo feed site
+Dockerfile, brings up redis, postgres, the six services, the demo feed site
 and Prometheus from docker-compose.yml plus deploy/compose/ci-host-network.yml
 (every container on the host's network, on free 127.0.0.1 ports), then checks
 from outside the containers:
@@ -67,6 +67,8 @@ from tests.container.plan import (
 )
 from tests.deploy.live import (
     Prometheus,
+    accepting_webhook,
+    commit_events,
     empty_queries,
     http_get,
     prometheus_config,
@@ -486,10 +488,24 @@ def check_prometheus(stack: Stack) -> None:
         problems[:] = [f"no data: {q}" for q in empty_queries(prom)] + rule_problems(prom)
         return not problems
 
-    try:
-        wait_until("queries and rules", queries_and_rules_have_data, timeout=150)
-    except Failed:
-        raise Failed("Prometheus:\n" + "\n".join(problems)) from None
+    # A webhook output on the host's loopback (the deliverer shares the host's
+    # network) and committed events, so the deliverer's panels have data.
+    redis_url = f"redis://127.0.0.1:{stack.ports.redis}/0"
+    cli_env = {
+        **os.environ,
+        "FEEDPIPE_REDIS_URL": redis_url,
+        "FEEDPIPE_ALLOW_PRIVATE_NETWORKS": "true",
+    }
+    with accepting_webhook() as hook:
+        subprocess.run(
+            [sys.executable, "-m", "services.cli", "outputs", "add", "webhook", hook],
+            env=cli_env, cwd=REPO, check=True, timeout=120,
+        )  # fmt: skip
+        commit_events(redis_url, 5)
+        try:
+            wait_until("queries and rules", queries_and_rules_have_data, timeout=150)
+        except Failed:
+            raise Failed("Prometheus:\n" + "\n".join(problems)) from None
 
 
 def check_nothing_left(docker: Docker, links_before: set[str]) -> None:

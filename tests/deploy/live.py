@@ -2,19 +2,27 @@
 panel query and recording rule returns data, every rule evaluates, every alert
 has its input series. Shared by tests/deploy/test_live_queries.py (services as
 local processes) and the container test (tests/container/, services in
-containers)."""
+containers), with what gives the deliverer's panels data: a webhook receiver
+on loopback and committed events."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import redis as redis_sync
 import yaml
 
+from shared.pipeline import streams
+from shared.pipeline.events import Article, ArticleCommitted, CommitKind
 from tests.deploy.tools import (
     alert_rules,
     metric_names,
@@ -110,3 +118,47 @@ def rule_problems(prom: Prometheus) -> list[str]:
             if not prom.query(name)
         ]
     return problems
+
+
+class _Accept(BaseHTTPRequestHandler):
+    """A webhook receiver that acknowledges everything."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def accepting_webhook() -> Iterator[str]:
+    """A webhook endpoint on 127.0.0.1 (in a thread) that answers 204; its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def commit_events(redis_url: str, count: int) -> None:
+    """Write ``count`` committed events to the committed stream, as the indexer does."""
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        for n in range(count):
+            now = datetime.now(UTC)
+            article = Article(
+                article_id=f"live{n}", feed_id="live", feed_url="http://127.0.0.1/feed",
+                url=None, title=f"Live {n}", language="en", fetched_at=now,
+            )  # fmt: skip
+            event = ArticleCommitted(
+                kind=CommitKind.NEW, cursor=f"live{n}", article_id=article.article_id,
+                cluster_id=article.article_id, version=1, committed_at=now, article=article,
+            )  # fmt: skip
+            client.xadd(streams.COMMITTED, {streams.DATA_FIELD: event.model_dump_json()})
+    finally:
+        client.close()

@@ -21,23 +21,20 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis as redis_sync
 import yaml
 
 from shared.pipeline import stages, streams
-from shared.pipeline.events import Article, ArticleCommitted, CommitKind
 from tests.deploy.live import (
     Prometheus,
+    accepting_webhook,
+    commit_events,
     empty_queries,
     http_get,
     prometheus_config,
@@ -85,42 +82,6 @@ class Processes:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-
-
-class _Accept(BaseHTTPRequestHandler):
-    """A webhook receiver that acknowledges everything."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def webhook_receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def committed_event(n: int) -> bytes:
-    now = datetime.now(UTC)
-    article = Article(
-        article_id=f"live{n}", feed_id="live", feed_url="http://127.0.0.1/feed", url=None,
-        title=f"Live {n}", language="en", fetched_at=now,
-    )  # fmt: skip
-    return ArticleCommitted(
-        kind=CommitKind.NEW, cursor=f"live{n}", article_id=article.article_id,
-        cluster_id=article.article_id, version=1, committed_at=now, article=article,
-    ).model_dump_json().encode()  # fmt: skip
 
 
 def services_available() -> None:
@@ -199,12 +160,9 @@ def live(redis_url: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Processes
         client.close()
         prom_url = f"http://127.0.0.1:{prom_port}"
         wait_http(f"{prom_url}/-/ready", timeout=60, alive=lambda: prom.poll() is None)
-        with webhook_receiver() as hook:
+        with accepting_webhook() as hook:
             subprocess.run([*cli, "outputs", "add", "webhook", hook], env=env, check=True)
-            client = redis_sync.Redis.from_url(redis_url)
-            for n in range(5):
-                client.xadd(streams.COMMITTED, {streams.DATA_FIELD: committed_event(n)})
-            client.close()
+            commit_events(redis_url, 5)
             yield Prometheus(prom_url), procs, targets["api"]
     finally:
         procs.stop_all()

@@ -13,7 +13,16 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-ORDER = ("pipeline", "poller", "parser", "deduplicator", "index", "reliability", "soak")
+ORDER = (
+    "pipeline",
+    "poller",
+    "parser",
+    "deduplicator",
+    "index",
+    "delivery",
+    "reliability",
+    "soak",
+)
 
 
 def _demote(text: str) -> str:

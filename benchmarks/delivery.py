@@ -382,7 +382,9 @@ async def amain(args: argparse.Namespace) -> None:
         for run in range(args.runs):
             for name in targets:
                 result = await one_run(args, name, texts, server)
-                result.update(run=run, label=args.label, texts=texts.source)
+                result.update(
+                    run=run, label=args.label, texts=texts.source, load=os.getloadavg()[0]
+                )
                 results.append(result)
                 print(
                     f"run {run} {name}: {fmt(result['rate'])} articles/s,"
